@@ -1,0 +1,142 @@
+"""The ``atis`` command line: argument parsing and rendering only; the work lives in library functions."""
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from .config import ConfigError, load_config
+from .toolchain import ToolchainError
+
+__all__ = ["app", "main"]
+
+app = typer.Typer(add_completion=False, no_args_is_help=True,
+                  help="atis: Analog Token Importance Scoring — FPGA + FPAA co-design flow.")
+console = Console()
+err = Console(stderr=True, soft_wrap=True)   # an error stays one line, whatever the terminal width
+
+ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", metavar="YAML",
+                                                   help="config file (default: configs/default.yaml)")]
+
+
+def _fail(message: str, code: int) -> None:
+    err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _bench_table(results) -> Table:
+    table = Table(title="cocotb benches (Verilator)")
+    for col in ("bench", "result", "tests", "failed", "tokens checked", "cycles/token", "wall s"):
+        table.add_column(col, justify="left" if col in ("bench", "result") else "right")
+    for r in results:
+        status = "[green]PASS[/]" if r.passed else f"[red]{'ERROR' if r.error else 'FAIL'}[/]"
+        golden = r.metrics.get("golden_random", {})
+        thr = r.metrics.get("throughput", {})
+        table.add_row(r.name, status, str(r.tests), str(r.failures), str(golden.get("tokens_checked", "-")),
+                      f"{thr['cycles_per_token']:g}" if thr else "-", f"{r.wall_s:.1f}")
+    return table
+
+
+def _explain_failures(results) -> None:
+    for r in results:
+        if r.passed:
+            continue
+        err.print(f"[red]{r.name}[/]: {r.error or 'failed: ' + ', '.join(r.failed_tests)}", highlight=False)
+        if r.log:
+            err.print(f"  log:      {r.log}", highlight=False)
+        if r.waveform:
+            err.print(f"  waveform: {r.waveform}", highlight=False)
+
+
+@app.command()
+def verilog(config: ConfigOpt = None,
+            out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="output directory")] = Path(
+                "build/verilog"),
+            block: Annotated[Optional[list[str]], typer.Option("--block", "-b", metavar="NAME",
+                                                               help="only this block (repeatable; default: all)")]
+            = None,
+            lint: Annotated[bool, typer.Option(help="run verilator --lint-only -Wall on each file")] = False) -> None:
+    """Write one Verilog file per block (module atis_<block>) elaborated from the config."""
+    from hdl.export import BLOCKS, lint_verilog, write_verilog
+    cfg = load_config(config)
+    unknown = [b for b in block or [] if b not in BLOCKS]
+    if unknown:
+        _fail(f"--block {unknown[0]}: unknown block (known: {', '.join(BLOCKS)})", 2)
+    for path in write_verilog(cfg, out, block):
+        console.print(f"wrote {path}", highlight=False)
+        if lint:
+            clean, output = lint_verilog(path)
+            if not clean:
+                err.print(output, highlight=False, markup=False)
+                _fail(f"{path}: verilator lint found problems", 1)
+            console.print("  lint clean (verilator -Wall)", highlight=False)
+
+
+@app.command()
+def regress(pattern: Annotated[Optional[str], typer.Option("-k", metavar="PATTERN",
+                                                           help="only benches whose name contains PATTERN")] = None,
+            config: ConfigOpt = None,
+            tokens: Annotated[int, typer.Option(min=1, metavar="N", help="random tokens per golden comparison")] = 1000,
+            as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the results")]
+            = False) -> None:
+    """Run the cocotb benches under Verilator and print a summary table."""
+    from cocotb_tests.runner import run_bench, select_benches
+    load_config(config)
+    benches = select_benches(pattern)
+    if not benches:
+        _fail(f"-k {pattern}: matches no bench", 2)
+    results = []
+    for bench in benches:
+        with console.status(f"running {bench.name} ..."):
+            results.append(run_bench(bench, config, tokens=tokens))
+    console.print(_bench_table(results))
+    _explain_failures(results)
+    if as_json:
+        print(json.dumps({r.name: {"passed": r.passed, "tests": r.tests, "failures": r.failures,
+                                   "wall_s": round(r.wall_s, 2), "metrics": r.metrics} for r in results}))
+    if not all(r.passed for r in results):
+        raise typer.Exit(1)
+
+
+@app.command()
+def demo(config: ConfigOpt = None,
+         out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="work directory")] = Path(
+             "build/demo"),
+         tokens: Annotated[int, typer.Option(min=1, metavar="N", help="random tokens in the bench")] = 1000) -> None:
+    """The main job on one config: generate + lint Verilog, co-simulate the projection against the golden model."""
+    from .demo import run_demo
+    with console.status("starting ...") as status:
+        report = run_demo(config, out, tokens=tokens, progress=lambda s: status.update(s + " ..."))
+    cfg, spec = report.config, report.spec
+    console.print(f"[bold]atis demo[/] — {cfg.source}", highlight=False)
+    console.print(f"projection {cfg.projection.kind}: d={spec.d} -> m={spec.m}, {spec.dac_bits}-bit DAC codes, "
+                  f"shift {spec.shift}, {spec.lanes} MAC lanes, {spec.acc_bits}-bit accumulators", highlight=False)
+    for path in report.verilog:
+        console.print(f"verilog: {path}  lint: {'clean' if report.lint_clean else 'PROBLEMS'}", highlight=False)
+    if not report.lint_clean:
+        err.print(report.lint_output, markup=False, highlight=False)
+    console.print(_bench_table([report.bench]))
+    _explain_failures([report.bench])
+    console.print(f"{'[green]PASS[/]' if report.passed else '[red]FAIL[/]'} in {report.wall_s:.1f} s")
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        app()
+    except (ConfigError, ToolchainError) as e:
+        err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
+        sys.exit(2)
+
+
+if __name__ == "__main__":
+    main()

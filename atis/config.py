@@ -1,0 +1,170 @@
+"""One frozen, validated configuration object, loaded from ``configs/*.yaml``.
+
+Every part of atis (golden model, RTL generators, benches, CLI) takes a sub-config from here, never loose ints.
+Validation happens once, at load; any problem raises :class:`ConfigError` whose message names the key path and
+the allowed range, e.g. ``projection.dac_bits = 12: must be in 3..8``.
+"""
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+__all__ = ["ConfigError", "ModelConfig", "ProjectionConfig", "AtisConfig", "load_config", "config_from_dict",
+           "config_to_dict", "merge", "DEFAULT_CONFIG"]
+
+DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+
+
+class ConfigError(ValueError):
+    """A configuration problem; the message is one line naming the key path and what is allowed."""
+
+
+def _int(lo: int, hi: int, doc: str) -> dict:
+    return {"range": (lo, hi), "doc": doc}
+
+
+@dataclass(frozen=True, slots=True)
+class ModelConfig:
+    """The token stream: embedding width and sequence length."""
+    d_model: int = field(default=64, metadata=_int(2, 1024, "token embedding width d (int8 elements)"))
+    seq_len: int = field(default=128, metadata=_int(1, 4096, "tokens per sequence n"))
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectionConfig:
+    """Digital d -> m reduction before the DACs (seed §5.1) and requantization to DAC codes."""
+    kind: Literal["jl", "learned", "topvar"] = field(
+        default="jl", metadata={"doc": "jl: seeded sparse ±1 (Achlioptas); learned: int8 matrix from `weights`; "
+                                       "topvar: the m highest-variance dims of `calibration`"})
+    m: int = field(default=64, metadata=_int(1, 1024, "projected dims = analog array inputs"))
+    dac_bits: int = field(default=6, metadata=_int(3, 8, "DAC code width (offset binary)"))
+    seed: int = field(default=1, metadata=_int(0, 2**32 - 1, "seed of the JL matrix"))
+    lanes: int = field(default=8, metadata=_int(1, 64, "parallel MAC lanes in the RTL (DSP blocks)"))
+    shift: int | Literal["auto"] = field(
+        default="auto", metadata={"range": (0, 31), "doc": "requantization right shift, or auto (see golden)"})
+    weights: Path | None = field(default=None, metadata={"doc": ".npz with int8 array P[m, d] (kind: learned)"})
+    calibration: Path | None = field(
+        default=None, metadata={"doc": ".npz with int8 array tokens[N, d] (kind: topvar)"})
+
+
+@dataclass(frozen=True, slots=True)
+class AtisConfig:
+    """The whole flow's configuration. ``source`` is the YAML it came from (None when built in code)."""
+    model: ModelConfig = field(default_factory=ModelConfig)
+    projection: ProjectionConfig = field(default_factory=ProjectionConfig)
+    source: Path | None = field(default=None, compare=False, metadata={"internal": True})
+
+
+def _check_value(path: str, value: Any, ftype: Any, meta: dict, base_dir: Path) -> Any:
+    """Coerce/validate one leaf value against its annotated type; raise ConfigError naming ``path``."""
+    origin, args = typing.get_origin(ftype), typing.get_args(ftype)
+    options = args if origin in (typing.Union, types.UnionType) else (ftype,)
+    literals = [a for opt in options if typing.get_origin(opt) is Literal for a in typing.get_args(opt)]
+    if value in literals and isinstance(value, str):
+        return value
+    if int in options and isinstance(value, int) and not isinstance(value, bool):
+        lo, hi = meta.get("range", (None, None))
+        if lo is not None and not lo <= value <= hi:
+            extra = f" or one of {literals}" if literals else ""
+            raise ConfigError(f"{path} = {value}: must be in {lo}..{hi}{extra}")
+        return value
+    if Path in options and isinstance(value, str):
+        resolved = (base_dir / value).resolve()
+        if not resolved.is_file():
+            raise ConfigError(f"{path} = {value!r}: file not found (looked at {resolved})")
+        return resolved
+    if value is None and type(None) in options:
+        return None
+    allowed = []
+    if int in options:
+        lo, hi = meta["range"]
+        allowed.append(f"an integer in {lo}..{hi}")
+    if literals:
+        allowed.append("one of " + ", ".join(map(str, literals)))
+    if Path in options:
+        allowed.append("a file path")
+    raise ConfigError(f"{path} = {value!r}: must be {' or '.join(allowed)}")
+
+
+def _build(cls: type, data: Any, path: str, base_dir: Path) -> Any:
+    if data is None:
+        data = {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path or 'config'}: must be a mapping of keys, not {type(data).__name__}")
+    hints = typing.get_type_hints(cls)
+    fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        where = f"{path}.{unknown[0]}" if path else str(unknown[0])
+        raise ConfigError(f"{where}: unknown key (allowed: {', '.join(fields)})")
+    kwargs = {}
+    for name, f in fields.items():
+        if name not in data:
+            continue
+        key = f"{path}.{name}" if path else name
+        if dataclasses.is_dataclass(hints[name]):
+            kwargs[name] = _build(hints[name], data[name], key, base_dir)
+        else:
+            kwargs[name] = _check_value(key, data[name], hints[name], dict(f.metadata), base_dir)
+    return cls(**kwargs)
+
+
+def _cross_check(cfg: AtisConfig) -> None:
+    p, d = cfg.projection, cfg.model.d_model
+    if p.m > d:
+        raise ConfigError(f"projection.m = {p.m}: must be in 1..model.d_model ({d}); the projection reduces d -> m")
+    if p.lanes > d:
+        raise ConfigError(f"projection.lanes = {p.lanes}: must be in 1..model.d_model ({d})")
+    if p.kind == "learned" and p.weights is None:
+        raise ConfigError("projection.weights: required when projection.kind = learned (an .npz holding P[m, d])")
+    if p.kind == "topvar" and p.calibration is None:
+        raise ConfigError("projection.calibration: required when projection.kind = topvar "
+                          "(an .npz holding tokens[N, d])")
+
+
+def config_from_dict(data: Any, base_dir: Path | str = ".", source: Path | None = None) -> AtisConfig:
+    """Validate a parsed YAML mapping; relative file paths resolve against ``base_dir``."""
+    cfg = _build(AtisConfig, data, "", Path(base_dir))
+    cfg = dataclasses.replace(cfg, source=source)
+    _cross_check(cfg)
+    return cfg
+
+
+def load_config(path: Path | str | None = None) -> AtisConfig:
+    """Load and validate a YAML config (default: ``configs/default.yaml``)."""
+    path = Path(path) if path is not None else DEFAULT_CONFIG
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ConfigError(f"config file {str(path)!r}: cannot read ({e.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(f"config file {str(path)!r}: not valid YAML{where}") from None
+    return config_from_dict(data, base_dir=path.resolve().parent, source=path.resolve())
+
+
+def config_to_dict(cfg: AtisConfig) -> dict:
+    """The YAML-ready mapping of a config (paths absolute); ``config_from_dict`` of it gives ``cfg`` back."""
+    def plain(obj: Any) -> Any:
+        if dataclasses.is_dataclass(obj):
+            return {f.name: plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)
+                    if not f.metadata.get("internal")}
+        return str(obj) if isinstance(obj, Path) else obj
+    return plain(cfg)
+
+
+def merge(base: dict, overrides: dict) -> dict:
+    """Deep-merge ``overrides`` into a copy of ``base`` (sections merge key by key)."""
+    out = dict(base)
+    for key, value in overrides.items():
+        out[key] = merge(out.get(key) or {}, value) if isinstance(value, dict) else value
+    return out

@@ -1,0 +1,1 @@
+"""cocotb benches (one ``test_<block>.py`` per block) and their bus-functional models (``bfm/``)."""

@@ -1,0 +1,220 @@
+"""BFMs for ``amaranth.lib.stream`` ports: StreamSource (driver), StreamSink (backpressure), StreamMonitor (passive).
+
+Timing discipline (simulator independent): right after a rising edge each BFM decides the transfer that edge made
+from values it sampled in the previous ``ReadOnly`` phase, drives its outputs for the new cycle, then samples the
+settled handshake in this cycle's ``ReadOnly`` phase. So ``ready`` may depend on ``valid`` combinationally.
+
+The sink and monitor also check the stream rules: once ``valid`` is up it stays up, with the payload unchanged,
+until the transfer. Violations are logged and kept in ``protocol_errors`` for the bench to assert on.
+"""
+from __future__ import annotations
+
+import logging
+from collections import deque
+from collections.abc import Iterator
+from typing import Any
+
+import cocotb
+from amaranth.hdl import Shape
+from amaranth.lib import data
+from cocotb.triggers import Event, ReadOnly, RisingEdge
+
+__all__ = ["StreamBus", "PayloadCodec", "StreamSource", "StreamSink", "StreamMonitor"]
+
+
+class StreamBus:
+    """The three signals of one stream port, bound by the Amaranth port prefix (``<prefix>__valid`` ...)."""
+    _signals = ("valid", "ready", "payload")
+
+    def __init__(self, dut, prefix: str):
+        self.prefix = prefix
+        for name in self._signals:
+            full = f"{prefix}__{name}"
+            try:
+                setattr(self, name, getattr(dut, full))
+            except AttributeError:
+                raise AttributeError(f"stream port {prefix!r}: DUT has no signal {full!r}") from None
+
+    @classmethod
+    def from_prefix(cls, dut, prefix: str) -> "StreamBus":
+        return cls(dut, prefix)
+
+
+class PayloadCodec:
+    """Packs dicts into the flat payload vector of an Amaranth ``data.StructLayout`` and back (signed fields
+    sign-extended), so benches use the RTL's own layout and cannot drift from it."""
+
+    def __init__(self, layout: data.StructLayout):
+        self.layout = layout
+        self._fields = [(name, f.offset, f.width, Shape.cast(f.shape).signed) for name, f in layout]
+
+    def pack(self, item: dict[str, int]) -> int:
+        word = 0
+        for name, offset, width, _ in self._fields:
+            word |= (int(item.get(name, 0)) & ((1 << width) - 1)) << offset
+        return word
+
+    def unpack(self, word: int) -> dict[str, int]:
+        item = {}
+        for name, offset, width, signed in self._fields:
+            value = (word >> offset) & ((1 << width) - 1)
+            if signed and value >> (width - 1):
+                value -= 1 << width
+            item[name] = value
+        return item
+
+
+class _StreamBfm:
+    """Shared state: bus, clock, optional reset, queue, idle/active events, pause generator, logger."""
+
+    def __init__(self, bus: StreamBus, clock, reset=None, *, layout: data.StructLayout, role: str):
+        self.bus, self.clock, self.reset = bus, clock, reset
+        self.codec = PayloadCodec(layout)
+        self.log = logging.getLogger(f"cocotb.{bus.valid._path.split('.')[0]}.{bus.prefix}")
+        self.queue: deque[dict[str, int]] = deque()
+        self.idle_event, self.active_event = Event(), Event()
+        self.idle_event.set()
+        self.protocol_errors: list[str] = []
+        self.transfers = 0
+        self._pause: Iterator[int] | None = None
+        self._role = role
+        self._task = cocotb.start_soon(self._run())
+
+    def set_pause_generator(self, generator: Iterator[int] | None) -> None:
+        self._pause = generator
+
+    def _paused(self) -> bool:
+        return bool(next(self._pause)) if self._pause is not None else False
+
+    def _in_reset(self) -> bool:
+        return self.reset is not None and self.reset.value == 1
+
+    def count(self) -> int:
+        return len(self.queue)
+
+    def empty(self) -> bool:
+        return not self.queue
+
+    def _read_payload(self) -> int:
+        value = self.bus.payload.value
+        if not value.is_resolvable:
+            self._violation(f"payload is {value} during a transfer")
+            return 0
+        return value.to_unsigned()
+
+    def _violation(self, what: str) -> None:
+        msg = f"{self.bus.prefix}: {what}"
+        self.log.error("stream protocol violation: %s", msg)
+        self.protocol_errors.append(msg)
+
+    async def _run(self) -> None:
+        raise NotImplementedError
+
+
+class StreamSource(_StreamBfm):
+    """Drives ``valid``/``payload`` from its queue; a pause (1) delays the *start* of the next item only."""
+
+    def __init__(self, bus: StreamBus, clock, reset=None, *, layout: data.StructLayout):
+        self._busy = False   # an item is on the bus, not yet transferred
+        super().__init__(bus, clock, reset, layout=layout, role="source")
+
+    async def send(self, item: dict[str, int]) -> None:
+        self.send_nowait(item)
+
+    def send_nowait(self, item: dict[str, int]) -> None:
+        self.queue.append(item)
+        self.idle_event.clear()
+        self.active_event.set()
+
+    def idle(self) -> bool:
+        return self.empty() and not self._busy
+
+    async def wait(self) -> None:
+        while not self.idle():
+            await self.idle_event.wait()
+
+    async def _run(self) -> None:
+        ready = False
+        self.bus.valid.value = 0
+        while True:
+            await RisingEdge(self.clock)
+            if self._busy and ready and not self._in_reset():
+                self._busy = False
+                self.transfers += 1
+            if not self._busy and self.queue and not self._paused():
+                self.bus.payload.value = self.codec.pack(self.queue.popleft())
+                self._busy = True
+            self.bus.valid.value = int(self._busy)
+            if not self._busy and not self.queue:
+                self.active_event.clear()
+                self.idle_event.set()
+            await ReadOnly()
+            ready = self.bus.ready.value == 1
+
+
+class _Observer(_StreamBfm):
+    """Samples transfers and checks the stream rules; subclasses decide whether they drive ``ready``."""
+
+    def recv_nowait(self) -> dict[str, int]:
+        if not self.queue:
+            raise IndexError(f"{self.bus.prefix}: no item received")
+        item = self.queue.popleft()
+        if not self.queue:
+            self.active_event.clear()
+        return item
+
+    async def recv(self) -> dict[str, int]:
+        while not self.queue:
+            self.active_event.clear()
+            await self.active_event.wait()
+        return self.recv_nowait()
+
+    def _drive_ready(self) -> None:
+        """Called right after each edge; the sink sets ``ready`` here."""
+
+    async def _run(self) -> None:
+        held: int | None = None   # payload of a valid not yet transferred
+        while True:
+            await RisingEdge(self.clock)
+            self._drive_ready()
+            await ReadOnly()
+            if self._in_reset():
+                held = None
+                continue
+            valid = self.bus.valid.value
+            if not valid.is_resolvable:
+                self._violation(f"valid is {valid}")
+                continue
+            if held is not None and valid != 1:
+                self._violation("valid dropped before the transfer")
+            if valid != 1:
+                held = None
+                continue
+            word = self._read_payload()
+            if held is not None and word != held:
+                self._violation(f"payload changed from {held:#x} to {word:#x} before the transfer")
+            if self.bus.ready.value == 1:
+                self.queue.append(self.codec.unpack(word))
+                self.transfers += 1
+                self.active_event.set()
+                held = None
+            else:
+                held = word
+
+
+class StreamSink(_Observer):
+    """Consumes transfers into its queue; a pause (1) holds ``ready`` low that cycle (backpressure)."""
+
+    def __init__(self, bus: StreamBus, clock, reset=None, *, layout: data.StructLayout):
+        super().__init__(bus, clock, reset, layout=layout, role="sink")
+        self.bus.ready.value = 0
+
+    def _drive_ready(self) -> None:
+        self.bus.ready.value = int(not self._paused())
+
+
+class StreamMonitor(_Observer):
+    """Passive: records every transfer it sees and checks the stream rules; drives nothing."""
+
+    def __init__(self, bus: StreamBus, clock, reset=None, *, layout: data.StructLayout):
+        super().__init__(bus, clock, reset, layout=layout, role="monitor")

@@ -1,0 +1,185 @@
+"""Build and run cocotb benches under Verilator; used by the pytest wrappers and by ``atis regress``/``atis demo``.
+
+Each bench gets ``build/sim/<bench>/``: the config it ran with (``config.yaml``), its Verilog (``rtl/``), the
+Verilator build, ``build.log``/``sim.log``, ``results.xml`` and ``metrics.json``. Simulations run without tracing;
+when a bench fails it is rebuilt with tracing and re-run once (same seeds, so the same failure), keeping
+``dump.fst`` (or ``dump.vcd`` where the FST writer's lz4 headers are missing).
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import xml.etree.ElementTree as ElementTree
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from fnmatch import fnmatch
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from atis.config import AtisConfig, config_from_dict, config_to_dict, load_config, merge
+from atis.toolchain import activate_verilator
+from hdl.export import LINT_WAIVERS, MODULE_PREFIX, write_verilog
+
+__all__ = ["Bench", "BenchResult", "BENCHES", "select_benches", "run_bench", "DEFAULT_WORK_DIR"]
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_WORK_DIR = REPO_ROOT / "build" / "sim"
+
+
+def _learned_weights(cfg: AtisConfig, where: Path) -> dict:
+    """A seeded full-range int8 P[m, d], so the bench exercises real multipliers and the .npz loader."""
+    rng = np.random.default_rng(cfg.projection.seed + 101)
+    path = where / "learned_P.npz"
+    np.savez(path, P=rng.integers(-128, 128, size=(cfg.projection.m, cfg.model.d_model), dtype=np.int8))
+    return {"projection": {"kind": "learned", "weights": str(path)}}
+
+
+def _topvar_calibration(cfg: AtisConfig, where: Path) -> dict:
+    """Seeded calibration tokens whose per-dim spread differs, so the top-variance choice is not trivial."""
+    rng = np.random.default_rng(cfg.projection.seed + 202)
+    sigma = rng.uniform(2, 60, size=cfg.model.d_model)
+    tokens = np.clip(np.rint(rng.normal(0, sigma, size=(512, cfg.model.d_model))), -128, 127).astype(np.int8)
+    path = where / "topvar_calibration.npz"
+    np.savez(path, tokens=tokens)
+    return {"projection": {"kind": "topvar", "calibration": str(path)}}
+
+
+@dataclass(frozen=True)
+class Bench:
+    """One cocotb bench × parameter set: which block, which cocotb module, and how to derive its config."""
+    name: str
+    block: str
+    module: str
+    overrides: dict = field(default_factory=dict)
+    fixtures: Callable[[AtisConfig, Path], dict] | None = None   # writes data files, returns config overrides
+    #: Overrides applied only to the config the *Verilog* is generated from, never to the golden side: a
+    #: mutation test uses it to prove that a bench fails when RTL and golden disagree.
+    rtl_overrides: dict = field(default_factory=dict)
+
+
+BENCHES: list[Bench] = [
+    Bench("projection-jl", "projection", "cocotb_tests.test_projection", {"projection": {"kind": "jl"}}),
+    Bench("projection-learned", "projection", "cocotb_tests.test_projection", fixtures=_learned_weights),
+    Bench("projection-topvar", "projection", "cocotb_tests.test_projection", fixtures=_topvar_calibration),
+]
+
+
+@dataclass
+class BenchResult:
+    name: str
+    tests: int = 0
+    failures: int = 0
+    wall_s: float = 0.0
+    metrics: dict = field(default_factory=dict)
+    failed_tests: list[str] = field(default_factory=list)
+    log: Path | None = None
+    waveform: Path | None = None
+    error: str | None = None        # the bench could not run (build failure, simulator crash)
+
+    @property
+    def passed(self) -> bool:
+        return self.error is None and self.failures == 0 and self.tests > 0
+
+
+def select_benches(pattern: str | None = None) -> list[Bench]:
+    """Benches whose name contains ``pattern`` or matches it as a glob (all when None)."""
+    if not pattern:
+        return list(BENCHES)
+    return [b for b in BENCHES if pattern in b.name or fnmatch(b.name, pattern)]
+
+
+def _bench_config(bench: Bench, config: Path | None, where: Path) -> AtisConfig:
+    base = load_config(config)
+    data = merge(config_to_dict(base), bench.overrides)
+    if bench.fixtures is not None:
+        data = merge(data, bench.fixtures(config_from_dict(data), where))
+    return config_from_dict(data, source=where / "config.yaml")
+
+
+def _read_results(xml: Path) -> tuple[int, int, list[str]]:
+    if not xml.is_file():
+        return 0, 0, []
+    tests = failures = 0
+    failed = []
+    for case in ElementTree.parse(xml).getroot().iter("testcase"):
+        tests += 1
+        if case.find("failure") is not None or case.find("error") is not None:
+            failures += 1
+            failed.append(case.get("name", "?"))
+    return tests, failures, failed
+
+
+def trace_format() -> str:
+    """"fst" when the C++ compiler finds ``lz4.h`` (Verilator's FST writer needs it, Debian: liblz4-dev), else
+    "vcd", which needs nothing extra."""
+    cxx = os.environ.get("CXX", "c++")
+    try:
+        probe = subprocess.run([cxx, "-E", "-x", "c++", "-"], input="#include <lz4.h>\n", capture_output=True,
+                               text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return "vcd"
+    return "fst" if probe.returncode == 0 else "vcd"
+
+
+def run_bench(bench: Bench, config: Path | str | None = None, *, work_dir: Path | None = None,
+              tokens: int = 1000, seed: int = 1) -> BenchResult:
+    """Generate the block's Verilog from the config, build it with Verilator and run the bench's cocotb tests."""
+    from cocotb_tools.runner import get_runner
+
+    started = time.monotonic()
+    activate_verilator()
+    where = (work_dir or DEFAULT_WORK_DIR) / bench.name
+    where.mkdir(parents=True, exist_ok=True)
+    for stale in ("metrics.json", "results.xml", "dump.fst", "dump.vcd", "sim.log", "sim.traced.log"):
+        (where / stale).unlink(missing_ok=True)
+    cfg = _bench_config(bench, Path(config) if config else None, where)
+    (where / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
+    rtl_cfg = config_from_dict(merge(config_to_dict(cfg), bench.rtl_overrides)) if bench.rtl_overrides else cfg
+    sources = write_verilog(rtl_cfg, where / "rtl", [bench.block])
+    toplevel = MODULE_PREFIX + bench.block
+    result = BenchResult(bench.name, log=where / "sim.log")
+    env = {"ATIS_BENCH_CONFIG": str(where / "config.yaml"), "ATIS_BENCH_TOKENS": str(tokens),
+           "ATIS_BENCH_SEED": str(seed), "ATIS_BENCH_METRICS": str(where / "metrics.json"),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+    runner = get_runner("verilator")
+
+    def build(obj: str, trace: list[str]) -> bool:
+        try:
+            runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=where / obj, waves=bool(trace),
+                         build_args=[*LINT_WAIVERS, *trace], log_file=where / f"{obj}.log")
+            return True
+        except (RuntimeError, SystemExit) as e:
+            result.error = f"Verilator build failed ({e}); see {where / f'{obj}.log'}"
+            result.log = where / f"{obj}.log"
+            return False
+
+    def simulate(obj: str, waves: bool, log: str) -> None:
+        try:
+            runner.test(test_module=bench.module, hdl_toplevel=toplevel, build_dir=where / obj, test_dir=where,
+                        extra_env=env, results_xml=str(where / "results.xml"), log_file=where / log,
+                        waves=waves, seed=seed)
+        except (RuntimeError, SystemExit):
+            pass    # judged from results.xml: a crash leaves no (or a partial) results file
+
+    if not build("obj", []):
+        result.wall_s = time.monotonic() - started
+        return result
+    simulate("obj", waves=False, log="sim.log")
+    result.tests, result.failures, result.failed_tests = _read_results(where / "results.xml")
+    if result.tests == 0:
+        result.error = f"simulation produced no results; see {where / 'sim.log'}"
+    if not result.passed:
+        # Same seeds, so the traced re-run reproduces the failure; its results.xml replaces the first one's.
+        fmt = trace_format()
+        if build("obj-trace", ["--trace-fst" if fmt == "fst" else "--trace-vcd", "--trace-structs"]):
+            simulate("obj-trace", waves=True, log="sim.traced.log")
+            wave = where / f"dump.{fmt}"
+            result.waveform = wave if wave.is_file() else None
+    metrics = where / "metrics.json"
+    result.metrics = json.loads(metrics.read_text()) if metrics.is_file() else {}
+    result.wall_s = time.monotonic() - started
+    return result

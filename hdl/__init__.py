@@ -1,0 +1,1 @@
+"""Amaranth components of the ATIS digital side, one block per module (see DESIGN.md §1)."""

@@ -1,0 +1,80 @@
+"""Elaborate blocks from a config and write one Verilog file per block; the lint waivers live here too."""
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable
+from pathlib import Path
+
+from amaranth.back import verilog
+from amaranth.lib import wiring
+
+from atis.config import AtisConfig
+from atis.golden.projection import resolve_projection
+from atis.toolchain import activate_verilator
+
+from .projection import Projection
+
+__all__ = ["BLOCKS", "MODULE_PREFIX", "LINT_WAIVERS", "build_block", "block_verilog", "write_verilog", "lint_verilog"]
+
+#: Top modules are named ``atis_<block>``: never equal to a port name (ports are ``i_*``/``o_*``/nouns).
+MODULE_PREFIX = "atis_"
+
+#: Block name -> factory taking the config. Later blocks (dac_sequencer, mask_gate, ...) register here.
+BLOCKS: dict[str, Callable[[AtisConfig], wiring.Component]] = {
+    "projection": lambda cfg: Projection(resolve_projection(cfg)),
+}
+
+#: Verilator -Wall waivers for Amaranth's generated Verilog, each with the reason it is safe.
+LINT_WAIVERS = [
+    # Amaranth sizes every operator result exactly and then extends/truncates on assignment, by design.
+    "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC",
+    # Yosys' RTLIL backend declares whole packed vectors (memory read data, struct payloads) of which a block
+    # reads only some bits; the unread bits are not a design error.
+    "-Wno-UNUSEDSIGNAL",
+    # Amaranth gives each register its reset value as a declaration initializer (the FPGA power-up state) and
+    # also assigns it in the clocked process; both are intended.
+    "-Wno-PROCASSINIT",
+]
+
+
+def build_block(name: str, cfg: AtisConfig) -> wiring.Component:
+    if name not in BLOCKS:
+        raise ValueError(f"unknown block {name!r} (known: {', '.join(BLOCKS)})")
+    return BLOCKS[name](cfg)
+
+
+def block_verilog(name: str, cfg: AtisConfig) -> tuple[str, str]:
+    """(module name, Verilog text) of one block, elaborated from ``cfg``."""
+    component = build_block(name, cfg)
+    module = MODULE_PREFIX + name
+    ports = {path[0] for path, _, _ in component.signature.flatten(component)}
+    if module in ports:
+        raise ValueError(f"module name {module!r} equals one of its ports")
+    return module, verilog.convert(component, name=module, emit_src=False)
+
+
+def write_verilog(cfg: AtisConfig, out_dir: Path | str, blocks: list[str] | None = None) -> list[Path]:
+    """Write ``<out_dir>/atis_<block>.v`` for each block (default: all); returns the paths written.
+
+    Every file is elaborated before any is written, so a failing block leaves nothing half-written.
+    """
+    texts = {}
+    for name in blocks or list(BLOCKS):
+        module, text = block_verilog(name, cfg)
+        texts[module] = text
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for module, text in texts.items():
+        path = out / f"{module}.v"
+        path.write_text(text)
+        paths.append(path)
+    return paths
+
+
+def lint_verilog(path: Path) -> tuple[bool, str]:
+    """``verilator --lint-only -Wall`` with :data:`LINT_WAIVERS`; returns (clean, Verilator's messages)."""
+    tool = activate_verilator()
+    proc = subprocess.run([str(tool.executable), "--lint-only", "-Wall", *LINT_WAIVERS, str(path)],
+                          capture_output=True, text=True)
+    return proc.returncode == 0, (proc.stdout + proc.stderr).strip()

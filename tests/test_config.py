@@ -1,0 +1,61 @@
+"""Config loading and validation: every bad input gives one message naming the key path, CLI exit code 2."""
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from atis.config import ConfigError, config_from_dict, config_to_dict, load_config
+
+
+def test_default_config_loads_with_seed_dimensions():
+    cfg = load_config()
+    assert (cfg.model.d_model, cfg.projection.m, cfg.projection.dac_bits) == (64, 64, 6)
+    assert cfg.projection.kind == "jl"
+
+
+def test_round_trips_through_dict():
+    cfg = load_config()
+    assert config_from_dict(config_to_dict(cfg)) == cfg
+
+
+@pytest.mark.parametrize("data, message", [
+    ({"projection": {"m": 0}}, "projection.m = 0: must be in 1..1024"),
+    ({"projection": {"dac_bits": 12}}, "projection.dac_bits = 12: must be in 3..8"),
+    ({"projection": {"dac_bits": 2}}, "projection.dac_bits = 2: must be in 3..8"),
+    ({"projection": {"colour": 1}}, "projection.colour: unknown key"),
+    ({"attention": {}}, "attention: unknown key"),
+    ({"projection": {"kind": "pca"}}, "projection.kind = 'pca': must be one of jl, learned, topvar"),
+    ({"model": {"d_model": "64"}}, "model.d_model = '64': must be an integer in 2..1024"),
+    ({"model": {"d_model": True}}, "model.d_model = True: must be an integer"),
+    ({"projection": {"shift": -1}}, "projection.shift = -1: must be in 0..31 or one of ['auto']"),
+    ({"projection": {"m": 80}}, "projection.m = 80: must be in 1..model.d_model (64)"),
+    ({"projection": {"lanes": 100}}, "projection.lanes = 100: must be in 1..64"),
+    ({"projection": {"kind": "topvar"}}, "projection.calibration: required when projection.kind = topvar"),
+    ({"projection": {"weights": "nope.npz"}}, "projection.weights = 'nope.npz': file not found"),
+    ({"model": [1, 2]}, "model: must be a mapping"),
+])
+def test_rejects_bad_values_naming_the_field(data, message):
+    with pytest.raises(ConfigError) as info:
+        config_from_dict(data)
+    assert str(info.value).startswith(message), str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("text, field", [
+    ("projection: {m: 0}\n", "projection.m"),
+    ("projection: {dac_bits: 12}\n", "projection.dac_bits"),
+    ("projection: {bogus: 1}\n", "projection.bogus"),
+    ("model: {d_model: [\n", "not valid YAML"),
+])
+def test_cli_prints_one_line_and_exits_2(tmp_path, text, field):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(text)
+    out = tmp_path / "v"
+    proc = subprocess.run([sys.executable, "-m", "atis.cli", "verilog", "--config", str(bad), "--out", str(out)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2, proc.stderr
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and field in lines[0] and "Traceback" not in proc.stderr, proc.stderr
+    assert not out.exists(), "nothing may be written for a bad config"

