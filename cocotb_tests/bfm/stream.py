@@ -67,7 +67,7 @@ class PayloadCodec:
 class _StreamBfm:
     """Shared state: bus, clock, optional reset, queue, idle/active events, pause generator, logger."""
 
-    def __init__(self, bus: StreamBus, clock, reset=None, *, layout: data.StructLayout, role: str):
+    def __init__(self, bus: StreamBus, clock, reset=None, *, layout: data.StructLayout):
         self.bus, self.clock, self.reset = bus, clock, reset
         self.codec = PayloadCodec(layout)
         self.log = logging.getLogger(f"cocotb.{bus.valid._path.split('.')[0]}.{bus.prefix}")
@@ -77,7 +77,6 @@ class _StreamBfm:
         self.protocol_errors: list[str] = []
         self.transfers = 0
         self._pause: Iterator[int] | None = None
-        self._role = role
         self._task = cocotb.start_soon(self._run())
 
     def set_pause_generator(self, generator: Iterator[int] | None) -> None:
@@ -116,7 +115,7 @@ class StreamSource(_StreamBfm):
 
     def __init__(self, bus: StreamBus, clock, reset=None, *, layout: data.StructLayout):
         self._busy = False   # an item is on the bus, not yet transferred
-        super().__init__(bus, clock, reset, layout=layout, role="source")
+        super().__init__(bus, clock, reset, layout=layout)
 
     async def send(self, item: dict[str, int]) -> None:
         self.send_nowait(item)
@@ -206,7 +205,7 @@ class StreamSink(_Observer):
     """Consumes transfers into its queue; a pause (1) holds ``ready`` low that cycle (backpressure)."""
 
     def __init__(self, bus: StreamBus, clock, reset=None, *, layout: data.StructLayout):
-        super().__init__(bus, clock, reset, layout=layout, role="sink")
+        super().__init__(bus, clock, reset, layout=layout)
         self.bus.ready.value = 0
 
     def _drive_ready(self) -> None:
@@ -215,6 +214,3 @@ class StreamSink(_Observer):
 
 class StreamMonitor(_Observer):
     """Passive: records every transfer it sees and checks the stream rules; drives nothing."""
-
-    def __init__(self, bus: StreamBus, clock, reset=None, *, layout: data.StructLayout):
-        super().__init__(bus, clock, reset, layout=layout, role="monitor")
