@@ -33,8 +33,8 @@ def _fail(message: str, code: int) -> None:
 
 def _bench_table(results) -> Table:
     table = Table(title="cocotb benches (Verilator)")
-    for col in ("bench", "result", "tests", "failed", "tokens checked", "cycles/token", "wall s"):
-        table.add_column(col, justify="left" if col in ("bench", "result") else "right")
+    for col in ("bench", "result", "tests", "failed", "tokens", "cycles/token", "wall s"):
+        table.add_column(col, justify="left" if col in ("bench", "result") else "right", no_wrap=True)
     for r in results:
         status = "[green]PASS[/]" if r.passed else f"[red]{'ERROR' if r.error else 'FAIL'}[/]"
         golden = r.metrics.get("golden_random", {})

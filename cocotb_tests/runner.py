@@ -8,6 +8,7 @@ when a bench fails it is rebuilt with tracing and re-run once (same seeds, so th
 from __future__ import annotations
 
 import json
+import logging
 import os
 import subprocess
 import time
@@ -26,6 +27,7 @@ from hdl.export import LINT_WAIVERS, MODULE_PREFIX, write_verilog
 
 __all__ = ["Bench", "BenchResult", "BENCHES", "select_benches", "run_bench", "DEFAULT_WORK_DIR"]
 
+log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_WORK_DIR = REPO_ROOT / "build" / "sim"
 
@@ -132,7 +134,7 @@ def run_bench(bench: Bench, config: Path | str | None = None, *, work_dir: Path 
 
     started = time.monotonic()
     activate_verilator()
-    where = (work_dir or DEFAULT_WORK_DIR) / bench.name
+    where = ((work_dir or DEFAULT_WORK_DIR) / bench.name).resolve()   # cocotb nests relative result paths
     where.mkdir(parents=True, exist_ok=True)
     for stale in ("metrics.json", "results.xml", "dump.fst", "dump.vcd", "sim.log", "sim.traced.log"):
         (where / stale).unlink(missing_ok=True)
@@ -146,6 +148,7 @@ def run_bench(bench: Bench, config: Path | str | None = None, *, work_dir: Path 
            "ATIS_BENCH_SEED": str(seed), "ATIS_BENCH_METRICS": str(where / "metrics.json"),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
     runner = get_runner("verilator")
+    runner.log.setLevel(log.getEffectiveLevel())   # the runner forces INFO; follow the caller's logging instead
 
     def build(obj: str, trace: list[str]) -> bool:
         try:

@@ -80,3 +80,30 @@ def test_rejects_more_lanes_than_elements(small_cfg):
     spec = dataclasses.replace(resolve_projection(small_cfg), lanes=11)
     with pytest.raises(ValueError, match="lanes must be in 1..d"):
         Projection(spec)
+
+
+@pytest.mark.parametrize("lanes", [1, 3, 10])
+def test_latency_is_words_plus_three_cycles(small_cfg, rng, lanes):
+    """From the cycle the token's last element transfers to the cycle channel 0's code is valid: W + 3."""
+    cfg = dataclasses.replace(small_cfg, projection=dataclasses.replace(small_cfg.projection, lanes=lanes))
+    dut = Projection(resolve_projection(cfg))
+    seen = {}
+
+    async def bench(ctx):
+        ctx.set(dut.o_codes.ready, 0)
+        for cycle in range(200):
+            j = min(cycle, 9)
+            ctx.set(dut.i_token.payload, {"data": int(rng.integers(-128, 128)), "first": j == 0, "last": j == 9})
+            ctx.set(dut.i_token.valid, cycle < 10)
+            _, _, took, valid = await ctx.tick().sample(dut.i_token.ready, dut.o_codes.valid)
+            if took and cycle == 9:
+                seen["last_in"] = cycle
+            if valid and "first_out" not in seen:
+                seen["first_out"] = cycle
+                return
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen["first_out"] - seen["last_in"] == dut.words + 3, seen
