@@ -64,9 +64,7 @@ class Projection(wiring.Component):
     """
 
     def __init__(self, spec: ProjectionSpec):
-        if spec.lanes < 1 or spec.lanes > spec.d:
-            raise ValueError(f"Projection lanes must be in 1..d ({spec.d}), not {spec.lanes!r}")
-        self._spec = spec
+        self._spec = spec   # ProjectionSpec checks lanes in 1..d when it is made
         super().__init__({
             "i_token": In(stream.Signature(token_layout())),
             "o_codes": Out(stream.Signature(codes_layout(spec.dac_bits))),

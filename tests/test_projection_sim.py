@@ -76,11 +76,9 @@ def test_a_wrong_shift_is_caught(small_cfg, rng):
     assert not np.array_equal(codes, projection_codes(tokens, spec))
 
 
-@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")   # the object never finishes __init__
 def test_rejects_more_lanes_than_elements(small_cfg):
-    spec = dataclasses.replace(resolve_projection(small_cfg), lanes=11)
     with pytest.raises(ValueError, match="lanes must be in 1..d"):
-        Projection(spec)
+        dataclasses.replace(resolve_projection(small_cfg), lanes=11)
 
 
 @pytest.mark.parametrize("lanes", [1, 3, 10])

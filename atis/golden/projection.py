@@ -36,6 +36,10 @@ class ProjectionSpec:
     lanes: int
     acc_bits: int           # signed accumulator width that cannot overflow
 
+    def __post_init__(self):
+        if not 1 <= self.lanes <= self.d:
+            raise ValueError(f"projection lanes must be in 1..d ({self.d}), not {self.lanes!r}")
+
     @property
     def m(self) -> int:
         return self.matrix.shape[0]
