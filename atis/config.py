@@ -7,6 +7,7 @@ the allowed range, e.g. ``projection.dac_bits = 12: must be in 3..8``.
 from __future__ import annotations
 
 import dataclasses
+import math
 import types
 import typing
 from dataclasses import dataclass, field
@@ -15,18 +16,18 @@ from typing import Any, Literal
 
 import yaml
 
-__all__ = ["ConfigError", "ModelConfig", "ProjectionConfig", "AtisConfig", "load_config", "config_from_dict",
-           "config_to_dict", "merge", "DEFAULT_CONFIG"]
+from .config_analog import (ComparatorConfig, DacConfig, EnergyConfig, FpaaConfig, HeadsConfig, OtaConfig,
+                            PrototypeConfig, TiaConfig, _int)
+
+__all__ = ["ConfigError", "ModelConfig", "ProjectionConfig", "DacConfig", "OtaConfig", "TiaConfig",
+           "ComparatorConfig", "PrototypeConfig", "HeadsConfig", "FpaaConfig", "EnergyConfig", "AtisConfig",
+           "load_config", "config_from_dict", "config_to_dict", "merge", "DEFAULT_CONFIG"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
 
 class ConfigError(ValueError):
     """A configuration problem; the message is one line naming the key path and what is allowed."""
-
-
-def _int(lo: int, hi: int, doc: str) -> dict:
-    return {"range": (lo, hi), "doc": doc}
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +59,9 @@ class AtisConfig:
     """The whole flow's configuration. ``source`` is the YAML it came from (None when built in code)."""
     model: ModelConfig = field(default_factory=ModelConfig)
     projection: ProjectionConfig = field(default_factory=ProjectionConfig)
+    dac: DacConfig = field(default_factory=DacConfig)
+    fpaa: FpaaConfig = field(default_factory=FpaaConfig)
+    energy: EnergyConfig = field(default_factory=EnergyConfig)
     source: Path | None = field(default=None, compare=False, metadata={"internal": True})
 
 
@@ -68,6 +72,16 @@ def _check_value(path: str, value: Any, ftype: Any, meta: dict, base_dir: Path) 
     literals = [a for opt in options if typing.get_origin(opt) is Literal for a in typing.get_args(opt)]
     if value in literals and isinstance(value, str):
         return value
+    if float in options and isinstance(value, str):
+        try:  # YAML 1.1 reads `1e-3` (no dot) as a string
+            value = float(value)
+        except ValueError:
+            pass
+    if float in options and isinstance(value, (int, float)) and not isinstance(value, bool):
+        lo, hi = meta["range"]
+        if not (math.isfinite(value) and lo <= value <= hi):
+            raise ConfigError(f"{path} = {value}: must be a number in {lo:g}..{hi:g}")
+        return float(value)
     if int in options and isinstance(value, int) and not isinstance(value, bool):
         lo, hi = meta.get("range", (None, None))
         if lo is not None and not lo <= value <= hi:
@@ -82,6 +96,9 @@ def _check_value(path: str, value: Any, ftype: Any, meta: dict, base_dir: Path) 
     if value is None and type(None) in options:
         return None
     allowed = []
+    if float in options:
+        lo, hi = meta["range"]
+        allowed.append(f"a number in {lo:g}..{hi:g}")
     if int in options:
         lo, hi = meta["range"]
         allowed.append(f"an integer in {lo}..{hi}")
@@ -126,6 +143,36 @@ def _cross_check(cfg: AtisConfig) -> None:
     if p.kind == "topvar" and p.calibration is None:
         raise ConfigError("projection.calibration: required when projection.kind = topvar "
                           "(an .npz holding tokens[N, d])")
+    _cross_check_analog(cfg)
+
+
+def _ordered(path_lo: str, lo: float, path_hi: str, hi: float) -> None:
+    if not lo < hi:
+        raise ConfigError(f"{path_lo} = {lo:g}: must be below {path_hi} ({hi:g})")
+
+
+def _cross_check_analog(cfg: AtisConfig) -> None:
+    dac, f = cfg.dac, cfg.fpaa
+    if dac.part_bits is not None and dac.part_bits < cfg.projection.dac_bits:
+        raise ConfigError(f"dac.part_bits = {dac.part_bits}: must be >= projection.dac_bits "
+                          f"({cfg.projection.dac_bits}); codes are left-aligned into the part")
+    _ordered("dac.v_zero", dac.v_zero, "dac.v_full", dac.v_full)
+    _ordered("dac.rail_low", dac.rail_low, "dac.rail_high", dac.rail_high)
+    _ordered("fpaa.tia.rail_low", f.tia.rail_low, "fpaa.tia.rail_high", f.tia.rail_high)
+    if not f.tia.rail_low <= f.tia.v_mid <= f.tia.rail_high:
+        raise ConfigError(f"fpaa.tia.v_mid = {f.tia.v_mid:g}: must lie between the TIA rails "
+                          f"({f.tia.rail_low:g}..{f.tia.rail_high:g})")
+    period_ns = 1e3 / f.token_rate_MHz
+    if dac.settle_ns > period_ns:
+        raise ConfigError(f"dac.settle_ns = {dac.settle_ns:g}: must be <= the token period "
+                          f"(1000 / fpaa.token_rate_MHz = {period_ns:g} ns)")
+    h = f.heads
+    if h.count % h.groups:
+        raise ConfigError(f"fpaa.heads.groups = {h.groups}: must divide fpaa.heads.count ({h.count})")
+    if h.consensus_k > h.groups:
+        raise ConfigError(f"fpaa.heads.consensus_k = {h.consensus_k}: must be in 1..fpaa.heads.groups ({h.groups})")
+    if f.prototype.source != "random" and f.prototype.file is None:
+        raise ConfigError(f"fpaa.prototype.file: required when fpaa.prototype.source = {f.prototype.source}")
 
 
 def config_from_dict(data: Any, base_dir: Path | str = ".", source: Path | None = None) -> AtisConfig:

@@ -1,14 +1,17 @@
-"""``atis demo``: the whole chain on one config — Verilog, lint, and the projection bench against the golden model."""
+"""``atis demo``: the whole chain on one config — Verilog, lint, the projection bench against the golden model,
+the FPAA model on the projected codes, and the energy account."""
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from analog_models.energy import EnergyReport, energy_report
 from cocotb_tests.runner import Bench, BenchResult, run_bench
 from hdl.export import lint_verilog, write_verilog
 
 from .config import AtisConfig, load_config
+from .fpaa_report import FpaaReport, characterize
 from .golden.projection import ProjectionSpec, resolve_projection
 
 __all__ = ["DemoReport", "run_demo"]
@@ -22,6 +25,8 @@ class DemoReport:
     lint_clean: bool
     lint_output: str
     bench: BenchResult
+    fpaa: FpaaReport
+    energy: EnergyReport
     wall_s: float
 
     @property
@@ -47,5 +52,7 @@ def run_demo(config: Path | str | None, out_dir: Path, *, tokens: int = 1000, pr
     # The config exactly as given (its own kind and weight/calibration files), unlike the regression's variants.
     bench = Bench(f"projection-{cfg.projection.kind}", "projection", "cocotb_tests.test_projection")
     result = run_bench(bench, config, work_dir=out_dir / "sim", tokens=tokens)
-    return DemoReport(cfg, spec, paths, lint_clean, "\n".join(o for _, o in results if o), result,
-                      time.monotonic() - started)
+    step("characterizing the FPAA model on projected tokens")
+    fpaa = characterize(cfg, n=5000, progress=lambda s: step(f"FPAA model: {s}"))
+    return DemoReport(cfg, spec, paths, lint_clean, "\n".join(o for _, o in results if o), result, fpaa,
+                      energy_report(cfg), time.monotonic() - started)

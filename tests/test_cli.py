@@ -12,7 +12,7 @@ def atis(*args: str) -> subprocess.CompletedProcess:
 def test_help_lists_every_command():
     proc = atis("--help")
     assert proc.returncode == 0
-    for command in ("verilog", "regress", "demo"):
+    for command in ("verilog", "regress", "demo", "fpaa", "energy"):
         assert command in proc.stdout
 
 
@@ -28,3 +28,25 @@ def test_unknown_block_and_unmatched_pattern_exit_2(tmp_path):
     assert proc.returncode == 2 and "--block attention: unknown block" in proc.stderr
     proc = atis("regress", "-k", "no-such-bench")
     assert proc.returncode == 2 and "matches no bench" in proc.stderr
+
+
+def test_fpaa_characterization_reports_drift_trim_and_fidelity(tmp_path):
+    plot = tmp_path / "fpaa.png"
+    proc = atis("fpaa", "--n", "3000", "--json", "--plot", str(plot))
+    assert proc.returncode == 0, proc.stderr
+    import json
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    hot = figures["drift"]["10.0"]
+    assert 1.30 <= hot["gm_ratio"] <= 1.40
+    assert abs(hot["uncalibrated"] - 0.3) > abs(hot["threshold_trim"] - 0.3)     # the trim brings it back
+    assert figures["spearman_by_bits"]["6"] >= 0.9
+    assert plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_bad_analog_config_is_one_line_exit_2(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("fpaa: {heads: {count: 4, groups: 3}}\n")
+    proc = atis("energy", "--config", str(bad), "--plot", str(tmp_path / "e.png"))
+    assert proc.returncode == 2
+    assert proc.stderr.strip() == "error: fpaa.heads.groups = 3: must divide fpaa.heads.count (4)"
+    assert not (tmp_path / "e.png").exists()

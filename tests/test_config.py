@@ -15,6 +15,11 @@ def test_default_config_loads_with_seed_dimensions():
     assert cfg.projection.kind == "jl"
 
 
+def test_numbers_accept_yaml_exponents_and_ints():
+    cfg = config_from_dict({"dac": {"tau_ns": "1e2"}, "fpaa": {"vdd_V": 1}})
+    assert cfg.dac.tau_ns == 100.0 and isinstance(cfg.fpaa.vdd_V, float)
+
+
 def test_round_trips_through_dict():
     cfg = load_config()
     assert config_from_dict(config_to_dict(cfg)) == cfg
@@ -35,6 +40,15 @@ def test_round_trips_through_dict():
     ({"projection": {"kind": "topvar"}}, "projection.calibration: required when projection.kind = topvar"),
     ({"projection": {"weights": "nope.npz"}}, "projection.weights = 'nope.npz': file not found"),
     ({"model": [1, 2]}, "model: must be a mapping"),
+    ({"fpaa": {"ota": {"i_bias_nA": 0}}}, "fpaa.ota.i_bias_nA = 0: must be a number in 0.001..1e+06"),
+    ({"fpaa": {"comparator": {"keep_target": "most"}}}, "fpaa.comparator.keep_target = 'most': must be a number"),
+    ({"fpaa": {"comparator": {"threshold": "auto"}}}, "fpaa.comparator.threshold = 'auto': must be one of fixed"),
+    ({"fpaa": {"heads": {"groups": 2, "count": 2, "consensus_k": 3}}}, "fpaa.heads.consensus_k = 3: must be in 1.."),
+    ({"fpaa": {"prototype": {"source": "lsq"}}}, "fpaa.prototype.file: required when fpaa.prototype.source = lsq"),
+    ({"fpaa": {"tia": {"v_mid": 2.0}}}, "fpaa.tia.v_mid = 2: must lie between the TIA rails"),
+    ({"dac": {"part_bits": 4}}, "dac.part_bits = 4: must be >= projection.dac_bits (6)"),
+    ({"dac": {"settle_ns": 2000}}, "dac.settle_ns = 2000: must be <= the token period"),
+    ({"dac": {"v_zero": 3.0}}, "dac.v_zero = 3: must be below dac.v_full"),
 ])
 def test_rejects_bad_values_naming_the_field(data, message):
     with pytest.raises(ConfigError) as info:
