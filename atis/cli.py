@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+import yaml
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -53,6 +54,18 @@ def _explain_failures(results) -> None:
             err.print(f"  log:      {r.log}", highlight=False)
         if r.waveform:
             err.print(f"  waveform: {r.waveform}", highlight=False)
+
+
+@app.command("config")
+def show_config(config: ConfigOpt = None,
+                reference: Annotated[bool, typer.Option("--reference", help="Markdown table of every key")]
+                = False) -> None:
+    """Print the validated config with every default filled in (or the reference table of all keys)."""
+    from .config import config_reference_markdown, config_to_dict
+    if reference:
+        print(config_reference_markdown())
+    else:
+        print(yaml.safe_dump(config_to_dict(load_config(config)), sort_keys=False, allow_unicode=True), end="")
 
 
 @app.command()

@@ -21,7 +21,8 @@ from .config_analog import (ComparatorConfig, DacConfig, EnergyConfig, FpaaConfi
 
 __all__ = ["ConfigError", "ModelConfig", "ProjectionConfig", "DacConfig", "OtaConfig", "TiaConfig",
            "ComparatorConfig", "PrototypeConfig", "HeadsConfig", "FpaaConfig", "EnergyConfig", "AtisConfig",
-           "load_config", "config_from_dict", "config_to_dict", "merge", "DEFAULT_CONFIG"]
+           "load_config", "config_from_dict", "config_to_dict", "config_reference",
+           "config_reference_markdown", "merge", "DEFAULT_CONFIG"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
@@ -65,10 +66,14 @@ class AtisConfig:
     source: Path | None = field(default=None, compare=False, metadata={"internal": True})
 
 
+def _options(ftype: Any) -> tuple:
+    """The alternatives of an annotation: ``int | Literal["auto"]`` -> (int, Literal["auto"])."""
+    return typing.get_args(ftype) if typing.get_origin(ftype) in (typing.Union, types.UnionType) else (ftype,)
+
+
 def _check_value(path: str, value: Any, ftype: Any, meta: dict, base_dir: Path) -> Any:
     """Coerce/validate one leaf value against its annotated type; raise ConfigError naming ``path``."""
-    origin, args = typing.get_origin(ftype), typing.get_args(ftype)
-    options = args if origin in (typing.Union, types.UnionType) else (ftype,)
+    options = _options(ftype)
     literals = [a for opt in options if typing.get_origin(opt) is Literal for a in typing.get_args(opt)]
     if value in literals and isinstance(value, str):
         return value
@@ -207,6 +212,41 @@ def config_to_dict(cfg: AtisConfig) -> dict:
                     if not f.metadata.get("internal")}
         return str(obj) if isinstance(obj, Path) else obj
     return plain(cfg)
+
+
+def config_reference(cls: type = AtisConfig, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """(key path, default, allowed, meaning) of every config field, from the schema itself (README table)."""
+    rows = []
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if f.metadata.get("internal"):
+            continue
+        key = f"{prefix}{f.name}"
+        if dataclasses.is_dataclass(hints[f.name]):
+            rows += config_reference(hints[f.name], key + ".")
+            continue
+        options = _options(hints[f.name])
+        literals = [str(a) for o in options if typing.get_origin(o) is Literal for a in typing.get_args(o)]
+        allowed = []
+        if "range" in f.metadata and (int in options or float in options):
+            lo, hi = f.metadata["range"]
+            allowed.append(f"{lo}..{hi}" if int in options else f"{lo:g}..{hi:g}")
+        allowed += literals
+        if Path in options:
+            allowed.append("file")
+        if type(None) in options:
+            allowed.append("null")
+        default = f.default if f.default is not dataclasses.MISSING else None
+        rows.append((key, "null" if default is None else str(default), ", ".join(allowed),
+                     f.metadata.get("doc", "")))
+    return rows
+
+
+def config_reference_markdown() -> str:
+    """The README's configuration table (``atis config --reference``); a test keeps the README in sync."""
+    lines = ["| key | default | allowed | meaning |", "|---|---|---|---|"]
+    lines += [f"| `{k}` | {d} | {a} | {m} |" for k, d, a, m in config_reference()]
+    return "\n".join(lines)
 
 
 def merge(base: dict, overrides: dict) -> dict:

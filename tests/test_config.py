@@ -73,3 +73,12 @@ def test_cli_prints_one_line_and_exits_2(tmp_path, text, field):
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1 and field in lines[0] and "Traceback" not in proc.stderr, proc.stderr
     assert not out.exists(), "nothing may be written for a bad config"
+
+
+def test_readme_config_table_is_current():
+    from pathlib import Path
+
+    from atis.config import config_reference_markdown
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    table = readme.split("<!-- config-table -->\n", 1)[1].split("\n<!-- /config-table -->", 1)[0]
+    assert table == config_reference_markdown(), "README config table is stale: run `atis config --reference`"
