@@ -5,7 +5,9 @@ Static transfer of input channel ``j`` for an offset-binary code ``c`` of ``bits
 
     V = clip(v_zero + (v_full - v_zero) · (c_p + INL_p[c_p]) / 2**part_bits · (1 + gain_p) + offset_p, rails)
 
-``INL_p`` (part LSB) is the endpoint-corrected running sum of seeded Gaussian DNL plus a deterministic bow.
+``INL_p`` (part LSB) is a seeded smooth curve through both endpoints (three half-sine harmonics, scaled to a
+peak of ``inl_lsb``) plus independent per-code deviations whose code-to-code differences (the DNL) have σ
+``dnl_sigma_lsb``. (A running sum of random DNL would grow as √(2^bits): 9 LSB at 12 bits, unlike real parts.)
 Dynamics: after a write of target ``T`` at ``t_w`` the output is ``T + (v(t_w) - T)·exp(-(t - t_w)/tau)``.
 """
 from __future__ import annotations
@@ -26,11 +28,13 @@ class DacModel:
         self.part_bits = cfg.part_bits or bits
         n_phys = cfg.n_channels
         levels = 1 << self.part_bits
-        dnl = rng.normal(0.0, cfg.dnl_sigma_lsb, size=(n_phys, levels - 1))
-        inl = np.concatenate([np.zeros((n_phys, 1)), np.cumsum(dnl, axis=1)], axis=1)
         ramp = np.arange(levels) / (levels - 1)
-        inl -= inl[:, -1:] * ramp                          # endpoint correction: INL(0) = INL(full) = 0
-        inl += cfg.inl_bow_lsb * 4.0 * ramp * (1.0 - ramp)
+        harmonics = np.sin(np.pi * np.arange(1, 4)[:, None] * ramp[None, :])          # [3, levels]
+        shape = rng.standard_normal((n_phys, 3)) @ harmonics
+        shape /= np.maximum(np.abs(shape).max(axis=1, keepdims=True), 1e-12)
+        jitter = rng.normal(0.0, cfg.dnl_sigma_lsb / np.sqrt(2.0), size=(n_phys, levels))
+        jitter[:, [0, -1]] = 0.0
+        inl = cfg.inl_lsb * shape + jitter
         gain = rng.normal(0.0, cfg.gain_error, size=(n_phys, 1))
         offset = rng.normal(0.0, cfg.offset_mV * 1e-3, size=(n_phys, 1))
         part_codes = np.arange(1 << bits) << (self.part_bits - bits)

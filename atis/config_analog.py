@@ -37,8 +37,9 @@ class DacConfig:
     rail_high: float = field(default=2.5, metadata=_num(-5.0, 5.0, "output saturates here (V)"))
     offset_mV: float = field(default=1.0, metadata=_num(0.0, 500.0, "σ of the per-channel offset error (mV)"))
     gain_error: float = field(default=0.001, metadata=_num(0.0, 0.5, "σ of the per-channel gain error (fraction)"))
-    dnl_sigma_lsb: float = field(default=0.1, metadata=_num(0.0, 1.0, "σ of DNL per step (part LSB)"))
-    inl_bow_lsb: float = field(default=0.5, metadata=_num(0.0, 64.0, "deterministic INL bow at mid-scale (part LSB)"))
+    dnl_sigma_lsb: float = field(default=0.1, metadata=_num(0.0, 1.0, "σ of the DNL, code to code (part LSB)"))
+    inl_lsb: float = field(default=1.0, metadata=_num(0.0, 64.0, "peak of the smooth, seeded INL curve "
+                                                               "(part LSB; AD5628: ±1 typ)"))
     tau_ns: float = field(default=50.0, metadata=_num(0.0, 1e9, "first-order settling time constant (ns)"))
     settle_ns: float = field(default=500.0, metadata=_num(0.0, 1e9, "last DAC write -> comparator evaluate (ns)"))
 
