@@ -25,7 +25,7 @@ class DacModel:
 
     def __init__(self, cfg: DacConfig, bits: int, m: int, rng: np.random.Generator):
         self.cfg, self.bits, self.m = cfg, bits, m
-        self.part_bits = cfg.part_bits or bits
+        self.part_bits = cfg.part_bits or (12 if cfg.part == "ad5628" else bits)
         n_phys = cfg.n_channels
         levels = 1 << self.part_bits
         ramp = np.arange(levels) / (levels - 1)

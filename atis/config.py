@@ -16,10 +16,10 @@ from typing import Any, Literal
 
 import yaml
 
-from .config_analog import (ComparatorConfig, DacConfig, EnergyConfig, FpaaConfig, HeadsConfig, OtaConfig,
-                            PrototypeConfig, TiaConfig, _int)
+from .config_analog import (ComparatorConfig, DacConfig, EnergyConfig, FpaaConfig, FpgaConfig, HeadsConfig,
+                            OtaConfig, PrototypeConfig, TiaConfig, _int)
 
-__all__ = ["ConfigError", "ModelConfig", "ProjectionConfig", "DacConfig", "OtaConfig", "TiaConfig",
+__all__ = ["ConfigError", "ModelConfig", "ProjectionConfig", "FpgaConfig", "DacConfig", "OtaConfig", "TiaConfig",
            "ComparatorConfig", "PrototypeConfig", "HeadsConfig", "FpaaConfig", "EnergyConfig", "AtisConfig",
            "load_config", "config_from_dict", "config_to_dict", "config_reference",
            "config_reference_markdown", "merge", "DEFAULT_CONFIG"]
@@ -60,6 +60,7 @@ class AtisConfig:
     """The whole flow's configuration. ``source`` is the YAML it came from (None when built in code)."""
     model: ModelConfig = field(default_factory=ModelConfig)
     projection: ProjectionConfig = field(default_factory=ProjectionConfig)
+    fpga: FpgaConfig = field(default_factory=FpgaConfig)
     dac: DacConfig = field(default_factory=DacConfig)
     fpaa: FpaaConfig = field(default_factory=FpaaConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
@@ -158,6 +159,20 @@ def _ordered(path_lo: str, lo: float, path_hi: str, hi: float) -> None:
 
 def _cross_check_analog(cfg: AtisConfig) -> None:
     dac, f = cfg.dac, cfg.fpaa
+    if dac.part == "ad5628" and dac.part_bits not in (None, 12):
+        raise ConfigError(f"dac.part_bits = {dac.part_bits}: the AD5628 is a 12-bit part (use 12 or null)")
+    if dac.part == "ad5628" and dac.n_channels > 8:
+        raise ConfigError(f"dac.n_channels = {dac.n_channels}: the AD5628 has 8 channels (1..8)")
+    if dac.sclk_divider % 2:
+        raise ConfigError(f"dac.sclk_divider = {dac.sclk_divider}: must be even (SCLK high and low for half each)")
+    sclk_MHz = cfg.fpga.clock_MHz / dac.sclk_divider
+    if dac.part == "ad5628" and sclk_MHz > 50.0:
+        raise ConfigError(f"dac.sclk_divider = {dac.sclk_divider}: SCLK would be {sclk_MHz:g} MHz, the AD5628 "
+                          f"allows 50 MHz (fpga.clock_MHz = {cfg.fpga.clock_MHz:g})")
+    if cfg.fpga.compare_wait_ns < f.comparator.delay_ns:
+        raise ConfigError(f"fpga.compare_wait_ns = {cfg.fpga.compare_wait_ns:g}: must be >= "
+                          f"fpaa.comparator.delay_ns ({f.comparator.delay_ns:g}), or the capture samples before "
+                          "the comparator has switched")
     if dac.part_bits is not None and dac.part_bits < cfg.projection.dac_bits:
         raise ConfigError(f"dac.part_bits = {dac.part_bits}: must be >= projection.dac_bits "
                           f"({cfg.projection.dac_bits}); codes are left-aligned into the part")

@@ -25,10 +25,22 @@ def _choice(doc: str) -> dict:
 
 
 @dataclass(frozen=True, slots=True)
+class FpgaConfig:
+    """The digital side's clock and the timing it derives from nanoseconds."""
+    clock_MHz: float = field(default=100.0, metadata=_num(1.0, 1000.0, "system clock (MHz)"))
+    compare_wait_ns: float = field(default=50.0, metadata=_num(0.0, 1e6, "evaluate -> sample the comparator, "
+                                                                         "before the 2-flop synchronizer (ns)"))
+
+
+@dataclass(frozen=True, slots=True)
 class DacConfig:
     """The DACs between FPGA and FPAA (seed §4.2). Errors are σ of seeded per-channel draws."""
-    part_bits: int | None = field(default=None, metadata=_int(3, 12, "physical DAC resolution; codes are "
-                                                                     "left-aligned (AD5628: 12); null = dac_bits"))
+    part: Literal["ad5628", "parallel"] = field(
+        default="ad5628", metadata=_choice("ad5628: SPI octal DAC (PmodDA4), 32-bit frames; parallel: "
+                                           "channel/code/strobe bus, one write per clock"))
+    sclk_divider: int = field(default=4, metadata=_int(2, 256, "SCLK = clock / divider (even; AD5628 <= 50 MHz)"))
+    part_bits: int | None = field(default=None, metadata=_int(3, 12, "physical DAC resolution, codes left-aligned;"
+                                                                     " null = 12 (ad5628) or dac_bits"))
     n_channels: int = field(default=8, metadata=_int(1, 1024, "physical DAC channels, time-multiplexed if < m"))
     v_zero: float = field(default=0.0, metadata=_num(-5.0, 5.0, "output at code 0 (V)"))
     v_full: float = field(default=2.5, metadata=_num(-5.0, 5.0, "output at full scale (V); AD5628: 2 x 1.25 V"))

@@ -46,7 +46,11 @@ def test_round_trips_through_dict():
     ({"fpaa": {"heads": {"groups": 2, "count": 2, "consensus_k": 3}}}, "fpaa.heads.consensus_k = 3: must be in 1.."),
     ({"fpaa": {"prototype": {"source": "lsq"}}}, "fpaa.prototype.file: required when fpaa.prototype.source = lsq"),
     ({"fpaa": {"tia": {"v_mid": 2.0}}}, "fpaa.tia.v_mid = 2: must lie between the TIA rails"),
-    ({"dac": {"part_bits": 4}}, "dac.part_bits = 4: must be >= projection.dac_bits (6)"),
+    ({"dac": {"part": "parallel", "part_bits": 4}}, "dac.part_bits = 4: must be >= projection.dac_bits (6)"),
+    ({"dac": {"part_bits": 10}}, "dac.part_bits = 10: the AD5628 is a 12-bit part"),
+    ({"dac": {"sclk_divider": 3}}, "dac.sclk_divider = 3: must be even"),
+    ({"dac": {"sclk_divider": 2}, "fpga": {"clock_MHz": 200}}, "dac.sclk_divider = 2: SCLK would be 100 MHz"),
+    ({"fpga": {"compare_wait_ns": 10}}, "fpga.compare_wait_ns = 10: must be >= fpaa.comparator.delay_ns (20)"),
     ({"dac": {"settle_ns": 2000}}, "dac.settle_ns = 2000: must be <= the token period"),
     ({"dac": {"v_zero": 3.0}}, "dac.v_zero = 3: must be below dac.v_full"),
 ])

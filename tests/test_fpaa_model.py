@@ -135,7 +135,8 @@ def test_batches_continue_where_the_last_call_stopped():
     split = make({"dac": {"tau_ns": 150.0}}, reference_codes=codes[:2000])
     parts = [split.score(codes[:123]), split.score(codes[123:35_000]), split.score(codes[35_000:])]
     assert np.array_equal(whole.keep, np.concatenate([p.keep for p in parts]))
-    np.testing.assert_array_equal(whole.score, np.concatenate([p.score for p in parts]))
+    # BLAS may sum in another order for another batch size: equal to rounding, and the keep bits exactly.
+    np.testing.assert_allclose(whole.score, np.concatenate([p.score for p in parts]), rtol=0, atol=1e-12)
 
 
 def test_consensus_is_k_of_g():
