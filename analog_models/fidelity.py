@@ -29,10 +29,11 @@ def fidelity(cfg: AtisConfig, bits: tuple[int, ...] = (3, 4, 5, 6, 7, 8), n: int
     m = cfg.projection.m
     x = np.random.default_rng(seed).standard_normal((n, m))
     out = {}
+    part_bits = cfg.dac.part_bits
     for b in bits:
         cfg_b = config_from_dict(merge(config_to_dict(cfg), {
             "projection": {"dac_bits": b},
-            "dac": {"part_bits": max(b, cfg.dac.part_bits or b)},
+            "dac": {"part_bits": None if part_bits is None else max(b, part_bits)},
             "fpaa": {"comparator": {"threshold": "fixed"}}}))
         model = FpaaModel(cfg_b)
         w = model.float_weights.mean(axis=0)     # what the consensus score approximates, before FG quantization
