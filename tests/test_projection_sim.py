@@ -10,13 +10,7 @@ from amaranth.sim import Simulator
 from atis.config import AtisConfig, ModelConfig, ProjectionConfig
 from atis.golden.projection import projection_codes, resolve_projection
 from hdl.projection import Projection
-
-
-async def stream_put(ctx, port, payload):
-    ctx.set(port.payload, payload)
-    ctx.set(port.valid, 1)
-    await ctx.tick().until(port.ready)
-    ctx.set(port.valid, 0)
+from simhelpers import stream_put
 
 
 def simulate(spec, tokens, *, framing=None, sink_every: int = 1):

@@ -1,0 +1,89 @@
+"""The scorer's timing contract: DAC write schedule, settle and capture waits, in clock cycles (DESIGN.md §3).
+
+One spec, resolved from the config, parameterizes the RTL (``hdl.dac_sequencer``, ``hdl.comparator_capture``) and
+tells the vectorized FPAA model how long each OTA input has settled when the comparator is evaluated, so that the
+co-simulated keep mask and the vectorized one can be compared bit for bit.
+
+Schedule of one token (m inputs, ``n_dac`` physical channels, R = ⌈m / n_dac⌉ rounds): input j is written to DAC
+channel ``j mod n_dac`` in round ``j div n_dac``; the round's last write also updates all DAC outputs at once
+(AD5628 command 0010, or the parallel port's ``update``), and OTA input group r follows the outputs of round r.
+``settle_cycles`` after the last round's update, ``evaluate`` pulses; the comparator is sampled
+``wait_cycles + 2`` cycles later through a 2-flop synchronizer.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..config import AtisConfig
+
+__all__ = ["SequencerSpec", "resolve_sequencer", "AD5628_DATA_BITS", "ad5628_word", "AD5628_CMD"]
+
+AD5628_DATA_BITS = 12
+#: Command nibbles used by the sequencer (data sheet "Command definitions").
+AD5628_CMD = {"write_input": 0b0000, "write_input_update_all": 0b0010, "internal_reference": 0b1000}
+
+
+def ad5628_word(command: int, address: int, data: int) -> int:
+    """32-bit frame: 4 don't-care, C3..C0, A3..A0, D11..D0, 8 don't-care (MSB first on the wire)."""
+    return ((command & 0xF) << 24) | ((address & 0xF) << 20) | ((data & 0xFFF) << 8)
+
+
+@dataclass(frozen=True)
+class SequencerSpec:
+    m: int
+    n_dac: int
+    dac_bits: int
+    part: str                 # "ad5628" | "parallel"
+    part_bits: int            # codes are left-aligned into this many bits
+    sclk_divider: int
+    settle_cycles: int        # last update -> evaluate
+    wait_cycles: int          # evaluate -> comparator sampled, before the synchronizer's 2 cycles
+    clock_ns: float
+
+    @property
+    def rounds(self) -> int:
+        return -(-self.m // self.n_dac)
+
+    def round_sizes(self) -> list[int]:
+        return [min(self.n_dac, self.m - r * self.n_dac) for r in range(self.rounds)]
+
+    @property
+    def write_cycles(self) -> int:
+        """Cycles one DAC write occupies the port: a 32-bit SPI frame plus SYNC high for one SCLK period, or one
+        parallel write (plus one update cycle per round, counted in :meth:`token_cycles`)."""
+        return 33 * self.sclk_divider if self.part == "ad5628" else 1
+
+    def token_cycles(self) -> int:
+        """Cycles per token with an always-ready output, when SPI (not settle/evaluate) is the bottleneck."""
+        updates = self.rounds if self.part == "parallel" else 0
+        return self.m * self.write_cycles + updates
+
+    def update_offsets(self) -> np.ndarray:
+        """Cycles from the update of round r to the last round's update (0 for the last round)."""
+        sizes = self.round_sizes()
+        extra = 1 if self.part == "parallel" else 0
+        after = [sum(n * self.write_cycles + extra for n in sizes[r + 1:]) for r in range(self.rounds)]
+        return np.array(after, dtype=np.int64)
+
+    def write_ages_ns(self) -> np.ndarray:
+        """Per OTA input: time from the DAC update that set it to the comparator evaluation (ns)."""
+        per_round = (self.update_offsets() + self.settle_cycles) * self.clock_ns
+        return np.repeat(per_round, self.round_sizes()).astype(np.float64)
+
+    def spi_bits_per_token(self) -> int:
+        return 32 * self.m if self.part == "ad5628" else 0
+
+
+def resolve_sequencer(cfg: AtisConfig) -> SequencerSpec:
+    clock_ns = 1e3 / cfg.fpga.clock_MHz
+    dac = cfg.dac
+    part_bits = dac.part_bits or (AD5628_DATA_BITS if dac.part == "ad5628" else cfg.projection.dac_bits)
+    return SequencerSpec(
+        m=cfg.projection.m, n_dac=min(dac.n_channels, cfg.projection.m), dac_bits=cfg.projection.dac_bits,
+        part=dac.part, part_bits=part_bits, sclk_divider=dac.sclk_divider,
+        settle_cycles=max(2, math.ceil(dac.settle_ns / clock_ns - 1e-9)),
+        wait_cycles=max(1, math.ceil(cfg.fpga.compare_wait_ns / clock_ns - 1e-9)),
+        clock_ns=clock_ns)

@@ -1,0 +1,113 @@
+"""DAC pin drivers behind one write stream: AD5628 SPI (PmodDA4) and a parallel channel/code/strobe bus.
+
+Both take ``{channel, code, update}`` writes (``code`` already left-aligned to the part's width) and pulse
+``updated`` in the cycle the DAC outputs change — the AD5628's 32nd falling SCLK edge of a "write input register
+and update all" frame, or the parallel bus's ``update`` cycle. Frame facts: ``../shared/reference/ad5628-spi.md``.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Const, Module, Signal, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from atis.golden.sequencer import AD5628_CMD, ad5628_word
+
+__all__ = ["write_layout", "Ad5628Port", "ParallelDacPort", "dac_pins"]
+
+
+def write_layout(n_dac: int, part_bits: int) -> data.StructLayout:
+    return data.StructLayout({"channel": range(max(n_dac, 2)), "code": unsigned(part_bits), "update": 1})
+
+
+def dac_pins(part: str, n_dac: int, part_bits: int) -> dict:
+    """Pin members of a component that drives the DAC (the board boundary)."""
+    if part == "ad5628":
+        return {"dac_sync_n": Out(1, init=1), "dac_sclk": Out(1, init=1), "dac_din": Out(1)}
+    return {"dac_channel": Out(range(max(n_dac, 2))), "dac_code": Out(part_bits), "dac_strobe": Out(1),
+            "dac_update": Out(1)}
+
+
+class Ad5628Port(wiring.Component):
+    """AD5628 SPI master. SCLK = clk / ``divider``, idle high; DIN changes while SCLK is high and is sampled by the
+    DAC on the falling edge; MSB first; SYNC low for the 32 bits, then high for ``divider`` cycles.
+
+    After reset it sends the internal-reference enable frame (command 1000, DB0 = 1) before any write. A write of
+    ``update = 1`` is sent as command 0010 (write input register, update all); otherwise 0000 (input register only,
+    outputs hold: the double buffering that lets token i+1 load while token i is compared).
+
+    Throughput: one write per 33·divider cycles (32 clocked bits of 33 SCLK periods: bus utilization 32/33).
+    ``updated`` is high in the cycle SCLK falls for the 32nd time in an update frame.
+    """
+
+    def __init__(self, n_dac: int, part_bits: int, divider: int):
+        if part_bits != 12 or divider < 2 or divider % 2:
+            raise ValueError("AD5628: 12-bit codes and an even SCLK divider >= 2")
+        self._divider = divider
+        super().__init__({"i_write": In(stream.Signature(write_layout(n_dac, part_bits))), "updated": Out(1),
+                          **dac_pins("ad5628", n_dac, part_bits)})
+
+    def elaborate(self, platform):
+        m = Module()
+        div = self._divider
+        shift, bit, phase = Signal(32), Signal(range(32)), Signal(range(div))
+        gap = Signal(range(div))
+        started, is_update = Signal(), Signal()
+        w = self.i_write.payload
+
+        def load(word, update):
+            return [shift.eq(word), self.dac_din.eq(word[31]), self.dac_sync_n.eq(0), self.dac_sclk.eq(1),
+                    bit.eq(0), phase.eq(0), is_update.eq(update)]
+
+        m.d.sync += self.updated.eq(0)
+        with m.FSM():
+            with m.State("IDLE"):
+                with m.If(~started):
+                    ref_on = ad5628_word(AD5628_CMD["internal_reference"], 0, 0) | 1
+                    m.d.sync += [*load(Const(ref_on, 32), 0), started.eq(1)]
+                    m.next = "FRAME"
+                with m.Else():
+                    m.d.comb += self.i_write.ready.eq(1)
+                    with m.If(self.i_write.valid):
+                        cmd = AD5628_CMD["write_input"] | (w.update << 1)   # 0000 or 0010
+                        word = (cmd << 24) | (w.channel << 20) | (w.code << 8)
+                        m.d.sync += load(word, w.update)
+                        m.next = "FRAME"
+            with m.State("FRAME"):
+                m.d.sync += phase.eq(phase + 1)
+                with m.If(phase == div // 2 - 1):
+                    m.d.sync += self.dac_sclk.eq(0)          # falling edge: the DAC samples DIN
+                    with m.If((bit == 31) & is_update):
+                        m.d.sync += self.updated.eq(1)
+                with m.If(phase == div - 1):
+                    m.d.sync += [phase.eq(0), self.dac_sclk.eq(1)]
+                    with m.If(bit == 31):
+                        m.d.sync += [self.dac_sync_n.eq(1), gap.eq(0)]
+                        m.next = "GAP"
+                    with m.Else():
+                        m.d.sync += [bit.eq(bit + 1), shift.eq(shift << 1), self.dac_din.eq(shift[30])]
+            with m.State("GAP"):                              # SYNC high: div - 1 cycles here + the IDLE cycle
+                m.d.sync += gap.eq(gap + 1)
+                with m.If(gap == div - 2):
+                    m.next = "IDLE"
+        return m
+
+
+class ParallelDacPort(wiring.Component):
+    """Parallel DAC bus: ``dac_strobe`` for one cycle with ``dac_channel``/``dac_code`` writes an input register;
+    a write with ``update = 1`` is followed by one ``dac_update`` cycle (all outputs change; ``updated`` too).
+    Throughput: one write per cycle, plus one cycle per update."""
+
+    def __init__(self, n_dac: int, part_bits: int):
+        super().__init__({"i_write": In(stream.Signature(write_layout(n_dac, part_bits))), "updated": Out(1),
+                          **dac_pins("parallel", n_dac, part_bits)})
+
+    def elaborate(self, platform):
+        m = Module()
+        pending = Signal()
+        w = self.i_write.payload
+        m.d.comb += [self.i_write.ready.eq(~pending), self.updated.eq(self.dac_update)]
+        m.d.sync += [self.dac_strobe.eq(0), self.dac_update.eq(pending), pending.eq(0)]
+        with m.If(self.i_write.valid & ~pending):
+            m.d.sync += [self.dac_strobe.eq(1), self.dac_channel.eq(w.channel), self.dac_code.eq(w.code),
+                         pending.eq(w.update)]
+        return m

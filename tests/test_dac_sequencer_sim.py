@@ -1,0 +1,146 @@
+"""Amaranth-simulator checks of the DAC sequencer, its AD5628/parallel ports and the comparator capture, decoded
+from the pins cycle by cycle (the co-simulation with the FPAA model is the cocotb scorer bench)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from amaranth.sim import Simulator
+
+from atis.config import config_from_dict
+from atis.golden.sequencer import resolve_sequencer
+from hdl.comparator_capture import ComparatorCapture
+from hdl.dac_sequencer import DacSequencer
+from simhelpers import stream_put
+
+PINS = {"ad5628": ("dac_sync_n", "dac_sclk", "dac_din"),
+        "parallel": ("dac_channel", "dac_code", "dac_strobe", "dac_update")}
+
+
+def spec_for(part: str, m: int = 5, n_dac: int = 2, divider: int = 4, settle_ns: float = 70.0):
+    return resolve_sequencer(config_from_dict({
+        "model": {"d_model": 16}, "projection": {"m": m},
+        "dac": {"part": part, "n_channels": n_dac, "sclk_divider": divider, "settle_ns": settle_ns,
+                "part_bits": None}}))
+
+
+def run(spec, codes: np.ndarray, eval_ready=lambda cycle: True, cycles: int = 6000) -> list[dict]:
+    """Feed ``codes[N, m]``; return every cycle's pins and outputs."""
+    dut = DacSequencer(spec)
+    trace: list[dict] = []
+
+    async def source(ctx):
+        for token in codes:
+            for j, code in enumerate(token):
+                await stream_put(ctx, dut.i_codes, {"code": int(code), "first": j == 0, "last": j == spec.m - 1})
+
+    async def monitor(ctx):
+        names = (*PINS[spec.part], "o_evaluate", "o_round")
+        for cycle in range(cycles):
+            ctx.set(dut.i_eval_ready, eval_ready(cycle))
+            values = await ctx.tick().sample(*(getattr(dut, n) for n in names))
+            trace.append(dict(zip(names, (int(v) for v in values[2:]))))
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(source, background=True)
+    sim.add_testbench(monitor)
+    sim.run()
+    return trace
+
+
+def spi_frames(trace: list[dict]) -> list[dict]:
+    """Decode SYNC-framed 32-bit words: DIN at each falling SCLK edge; also the cycle of the 32nd edge."""
+    frames, bits, prev = [], None, trace[0]
+    for cycle, now in enumerate(trace[1:], start=1):
+        if prev["dac_sync_n"] and not now["dac_sync_n"]:
+            bits, start = [], cycle
+        if bits is not None and prev["dac_sclk"] and not now["dac_sclk"]:
+            bits.append(now["dac_din"])
+            if len(bits) == 32:
+                frames.append({"word": int("".join(map(str, bits)), 2), "update_cycle": cycle, "start": start,
+                               "round": now["o_round"]})
+        if not prev["dac_sync_n"] and now["dac_sync_n"]:
+            assert bits is not None and len(bits) == 32, f"SYNC rose after {len(bits or [])} bits at {cycle}"
+            frames[-1]["end"] = cycle
+            bits = None
+        prev = now
+    return frames
+
+
+@pytest.mark.parametrize("divider", [2, 4])
+def test_ad5628_frames_rounds_and_settle(divider, rng):
+    spec = spec_for("ad5628", divider=divider)
+    codes = rng.integers(0, 64, size=(4, spec.m))
+    trace = run(spec, codes)
+    frames = spi_frames(trace)
+    assert frames[0]["word"] == 0x0800_0001                     # internal reference on, first
+    writes = frames[1:]
+    assert len(writes) == codes.size
+    sizes = spec.round_sizes()
+    for k, f in enumerate(writes):
+        j = k % spec.m
+        r, c = j // spec.n_dac, j % spec.n_dac
+        round_end = c == sizes[r] - 1
+        assert f["word"] == ((0b0010 if round_end else 0) << 24) | (c << 20) | (int(codes.flat[k]) << 6 << 8)
+        assert f["round"] == r
+    gaps = [b["start"] - a["end"] for a, b in zip(frames, frames[1:])]
+    assert min(gaps) >= divider                                  # SYNC high at least one SCLK period
+    starts = [f["start"] for f in writes]
+    assert np.diff(starts).min() == 33 * divider                 # back to back: 32 bits + 1 SCLK of SYNC high
+    # One evaluate per token, exactly settle_cycles after its last update; tokens overlap the next load.
+    evaluates = [c for c, t in enumerate(trace) if t["o_evaluate"]]
+    last_updates = [f["update_cycle"] for f in writes[spec.m - 1::spec.m]]
+    assert [e - u for e, u in zip(evaluates, last_updates)] == [spec.settle_cycles] * len(codes)
+    assert np.diff(last_updates).tolist() == [spec.token_cycles()] * (len(codes) - 1)
+
+
+def test_parallel_port_and_update_ages(rng):
+    spec = spec_for("parallel", m=7, n_dac=3, settle_ns=30.0)
+    codes = rng.integers(0, 64, size=(3, spec.m))
+    trace = run(spec, codes)
+    writes = [(c, t) for c, t in enumerate(trace) if t["dac_strobe"]]
+    updates = [c for c, t in enumerate(trace) if t["dac_update"]]
+    got = [(t["dac_channel"], t["dac_code"]) for _, t in writes]
+    assert got == [(j % 3, int(codes[n, j])) for n in range(3) for j in range(7)]
+    assert len(updates) == 3 * spec.rounds
+    evaluates = [c for c, t in enumerate(trace) if t["o_evaluate"]]
+    for n, e in enumerate(evaluates):                            # ages of each round = the spec's schedule
+        ages = [e - u for u in updates[n * spec.rounds:(n + 1) * spec.rounds]]
+        assert ages == (spec.update_offsets() + spec.settle_cycles).tolist()
+    assert [trace[u]["o_round"] for u in updates] == list(range(spec.rounds)) * 3
+
+
+def test_no_update_before_the_capture_is_ready(rng):
+    spec = spec_for("ad5628", m=2, n_dac=2, divider=2, settle_ns=20.0)
+    codes = rng.integers(0, 64, size=(3, spec.m))
+    trace = run(spec, codes, eval_ready=lambda cycle: cycle >= 1500 or cycle < 200, cycles=3000)
+    evaluates = [c for c, t in enumerate(trace) if t["o_evaluate"]]
+    frames = spi_frames(trace)[1:]
+    assert len(evaluates) == 3
+    assert frames[3]["start"] >= 1500 and evaluates[1] - frames[3]["update_cycle"] == spec.settle_cycles
+
+
+def test_capture_samples_once_per_evaluation_after_the_wait():
+    dut = ComparatorCapture(wait_cycles=3)
+    got = []
+
+    async def bench(ctx):
+        ctx.set(dut.o_keep.ready, 1)
+        for pin_after in (1, 2, 3, 9):      # the pin rises this many cycles after evaluate
+            ctx.set(dut.i_evaluate, 1)
+            await ctx.tick()
+            ctx.set(dut.i_evaluate, 0)
+            for cycle in range(12):
+                ctx.set(dut.comparator, 1 if pin_after <= cycle + 1 else 0)
+                _, _, valid, payload = await ctx.tick().sample(dut.o_keep.valid, dut.o_keep.payload)
+                if valid:
+                    got.append((int(payload.keep), int(payload.index)))
+            ctx.set(dut.comparator, 0)
+            await ctx.tick().repeat(4)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    # The pin is seen if it rose within wait_cycles + 1 cycles of evaluate; one result per evaluation, in order.
+    assert got == [(1, 0), (1, 1), (1, 2), (0, 3)]
