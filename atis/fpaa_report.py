@@ -12,7 +12,8 @@ from analog_models import FpaaModel
 from analog_models.fidelity import fidelity
 
 from .config import AtisConfig
-from .golden.projection import ASSUMED_TOKEN_SIGMA, projection_codes, resolve_projection
+from .golden.projection import projection_codes, resolve_projection
+from .scoring import random_tokens, reference_codes
 
 __all__ = ["FpaaReport", "characterize", "fpaa_plot", "TEMPERATURE_STEPS"]
 
@@ -32,11 +33,6 @@ class FpaaReport:
                 "spearman_by_bits": {str(b): r["spearman"] for b, r in self.fidelity.items()}}
 
 
-def _int8_tokens(cfg: AtisConfig, n: int, seed: int) -> np.ndarray:
-    x = np.random.default_rng(seed).normal(0.0, ASSUMED_TOKEN_SIGMA, size=(n, cfg.model.d_model))
-    return np.clip(np.round(x), -128, 127).astype(np.int64)
-
-
 def _model(cfg: AtisConfig, refs: np.ndarray, temp_C: float) -> FpaaModel:
     model = FpaaModel(cfg, reference_codes=refs)
     model.temperature_C = temp_C
@@ -47,8 +43,8 @@ def characterize(cfg: AtisConfig, n: int = 20_000, seed: int = 0, progress=None)
     """Everything ``atis fpaa`` prints; ``progress(step)`` is called before each step."""
     step = progress or (lambda _: None)
     spec = resolve_projection(cfg)
-    refs = projection_codes(_int8_tokens(cfg, 5000, seed + 1), spec)
-    codes = projection_codes(_int8_tokens(cfg, n, seed), spec)
+    refs = reference_codes(cfg, spec)
+    codes = projection_codes(random_tokens(cfg, n, seed), spec)
     t0 = cfg.fpaa.temperature_C
 
     step("scoring at the configured temperature")

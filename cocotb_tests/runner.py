@@ -67,6 +67,11 @@ BENCHES: list[Bench] = [
     Bench("projection-jl", "projection", "cocotb_tests.test_projection", {"projection": {"kind": "jl"}}),
     Bench("projection-learned", "projection", "cocotb_tests.test_projection", fixtures=_learned_weights),
     Bench("projection-topvar", "projection", "cocotb_tests.test_projection", fixtures=_topvar_calibration),
+    # The scorer with the FPAA model in the loop. SPI: a 16-wide token stream keeps 2000 co-simulated tokens
+    # quick (16 inputs = 2 rounds of the 8 AD5628 channels, SCLK = clk/2); parallel: the default 64 x 64.
+    Bench("scorer-spi", "scorer", "cocotb_tests.test_scorer",
+          {"model": {"d_model": 16}, "projection": {"m": 16}, "dac": {"sclk_divider": 2}}),
+    Bench("scorer-parallel", "scorer", "cocotb_tests.test_scorer", {"dac": {"part": "parallel"}}),
 ]
 
 

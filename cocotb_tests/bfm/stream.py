@@ -6,6 +6,11 @@ settled handshake in this cycle's ``ReadOnly`` phase. So ``ready`` may depend on
 
 The sink and monitor also check the stream rules: once ``valid`` is up it stays up, with the payload unchanged,
 until the transfer. Violations are logged and kept in ``protocol_errors`` for the bench to assert on.
+
+While nothing can happen the BFMs sleep on value changes instead of waking every clock (a source waiting for
+``ready``, an observer of an idle bus, a monitor of a stalled transfer): benches with long idle stretches, like
+the scorer waiting on SPI, would otherwise spend their time in per-cycle Python callbacks. A sleeping sink keeps
+its last ``ready``.
 """
 from __future__ import annotations
 
@@ -17,7 +22,7 @@ from typing import Any
 import cocotb
 from amaranth.hdl import Shape
 from amaranth.lib import data
-from cocotb.triggers import Event, ReadOnly, RisingEdge
+from cocotb.triggers import Event, FallingEdge, First, ReadOnly, RisingEdge
 
 __all__ = ["StreamBus", "PayloadCodec", "StreamSource", "StreamSink", "StreamMonitor"]
 
@@ -147,8 +152,14 @@ class StreamSource(_StreamBfm):
             if not self._busy and not self.queue:
                 self.active_event.clear()
                 self.idle_event.set()
+                await self.active_event.wait()      # sleep until something is queued
+                continue
             await ReadOnly()
             ready = self.bus.ready.value == 1
+            while self._busy and not ready and not self._in_reset():
+                await RisingEdge(self.bus.ready)    # sleep until the sink can take the item
+                await ReadOnly()
+                ready = self.bus.ready.value == 1
 
 
 class _Observer(_StreamBfm):
@@ -169,7 +180,36 @@ class _Observer(_StreamBfm):
         return self.recv_nowait()
 
     def _drive_ready(self) -> None:
-        """Called right after each edge; the sink sets ``ready`` here."""
+        """Called right after each edge (and on waking); the sink sets ``ready`` here."""
+
+    def _may_sleep_while_stalled(self) -> bool:
+        """Whether a valid-but-not-ready bus can be left alone until it changes (not if we drive ``ready``)."""
+        return False
+
+    def _observe(self, held: int | None) -> tuple[int | None, object | None]:
+        """Judge this cycle (in ReadOnly); returns the payload still held and what to sleep on, if anything."""
+        if self._in_reset():
+            return None, None
+        valid = self.bus.valid.value
+        if not valid.is_resolvable:
+            self._violation(f"valid is {valid}")
+            return None, None
+        if held is not None and valid != 1:
+            self._violation("valid dropped before the transfer")
+        if valid != 1:
+            return None, RisingEdge(self.bus.valid)
+        word = self._read_payload()
+        if held is not None and word != held:
+            self._violation(f"payload changed from {held:#x} to {word:#x} before the transfer")
+        if self.bus.ready.value == 1:
+            self.queue.append(self.codec.unpack(word))
+            self.transfers += 1
+            self.active_event.set()
+            return None, None
+        if self._may_sleep_while_stalled():
+            return word, First(RisingEdge(self.bus.ready), FallingEdge(self.bus.valid),
+                               self.bus.payload.value_change)
+        return word, None
 
     async def _run(self) -> None:
         held: int | None = None   # payload of a valid not yet transferred
@@ -177,28 +217,12 @@ class _Observer(_StreamBfm):
             await RisingEdge(self.clock)
             self._drive_ready()
             await ReadOnly()
-            if self._in_reset():
-                held = None
-                continue
-            valid = self.bus.valid.value
-            if not valid.is_resolvable:
-                self._violation(f"valid is {valid}")
-                continue
-            if held is not None and valid != 1:
-                self._violation("valid dropped before the transfer")
-            if valid != 1:
-                held = None
-                continue
-            word = self._read_payload()
-            if held is not None and word != held:
-                self._violation(f"payload changed from {held:#x} to {word:#x} before the transfer")
-            if self.bus.ready.value == 1:
-                self.queue.append(self.codec.unpack(word))
-                self.transfers += 1
-                self.active_event.set()
-                held = None
-            else:
-                held = word
+            held, wake = self._observe(held)
+            while wake is not None:
+                await wake
+                self._drive_ready()
+                await ReadOnly()
+                held, wake = self._observe(held)
 
 
 class StreamSink(_Observer):
@@ -214,3 +238,6 @@ class StreamSink(_Observer):
 
 class StreamMonitor(_Observer):
     """Passive: records every transfer it sees and checks the stream rules; drives nothing."""
+
+    def _may_sleep_while_stalled(self) -> bool:
+        return True

@@ -1,0 +1,147 @@
+"""DAC-side BFMs: an AD5628 SPI monitor (decodes and checks frames, models the part's registers) and a parallel
+DAC bus monitor. Both report output updates to a callback ``on_update({channel: code}, time_ns)``.
+
+AD5628 facts: ``../shared/reference/ad5628-spi.md``. Decoding is written from the data sheet, not from the RTL.
+"""
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+import cocotb
+from cocotb.simtime import get_sim_time
+from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge
+
+__all__ = ["Ad5628Monitor", "ParallelDacMonitor"]
+
+UpdateCallback = Callable[[dict[int, int], float], None]
+
+
+class _DacModel:
+    """Input and DAC registers of an octal DAC; protocol problems collected in ``protocol_errors``."""
+
+    def __init__(self, name: str, channels: int, on_update: UpdateCallback | None):
+        self.log = logging.getLogger(f"cocotb.{name}")
+        self.channels = channels
+        self.input_regs = [0] * channels
+        self.dac_regs = [0] * channels
+        self.on_update = on_update
+        self.protocol_errors: list[str] = []
+        self.writes = self.updates = 0
+
+    def _error(self, what: str) -> None:
+        self.log.error("DAC protocol: %s", what)
+        self.protocol_errors.append(what)
+
+    def _update(self, channels: list[int]) -> None:
+        changes = {}
+        for ch in channels:
+            self.dac_regs[ch] = self.input_regs[ch]
+            changes[ch] = self.dac_regs[ch]
+        self.updates += 1
+        if self.on_update is not None:
+            self.on_update(changes, get_sim_time("ns"))
+
+
+class Ad5628Monitor(_DacModel):
+    """Watches ``sync_n``/``sclk``/``din``: a frame starts at SYNC's falling edge, DIN is taken at each falling
+    SCLK edge (MSB first) and the 32nd edge executes the command. Checks: SYNC may not rise before 32 bits (an
+    aborted frame), no 33rd SCLK edge, SCLK period and SYNC high time above the part's minima, resolvable DIN,
+    the internal reference enabled before the first write."""
+
+    MIN_SCLK_NS = 20.0        # 50 MHz
+    MIN_SYNC_HIGH_NS = 15.0
+
+    def __init__(self, sync_n, sclk, din, *, on_update: UpdateCallback | None = None):
+        super().__init__("ad5628", 8, on_update)
+        self.sync_n, self.sclk, self.din = sync_n, sclk, din
+        self.reference_on = False
+        self.bits_clocked = 0
+        self.frames = 0
+        self._bits: list[int] | None = None
+        self._last_fall: float | None = None
+        self._sync_rose: float | None = None
+        cocotb.start_soon(self._watch_sync())
+        cocotb.start_soon(self._watch_sclk())
+
+    async def _watch_sync(self) -> None:
+        while True:
+            await FallingEdge(self.sync_n)
+            now = get_sim_time("ns")
+            if self._sync_rose is not None and now - self._sync_rose < self.MIN_SYNC_HIGH_NS:
+                self._error(f"SYNC high for {now - self._sync_rose} ns (< {self.MIN_SYNC_HIGH_NS})")
+            self._bits, self._last_fall = [], None
+            await RisingEdge(self.sync_n)
+            self._sync_rose = get_sim_time("ns")
+            if self._bits is not None and len(self._bits) < 32:
+                self._error(f"SYNC rose after {len(self._bits)} bits: frame aborted")
+            self._bits = None
+
+    async def _watch_sclk(self) -> None:
+        while True:
+            await FallingEdge(self.sclk)
+            if self._bits is None:
+                continue                      # SCLK while SYNC is high: the part ignores it
+            now = get_sim_time("ns")
+            if self._last_fall is not None and now - self._last_fall < self.MIN_SCLK_NS:
+                self._error(f"SCLK period {now - self._last_fall} ns (< {self.MIN_SCLK_NS})")
+            self._last_fall = now
+            await ReadOnly()
+            value = self.din.value
+            if not value.is_resolvable:
+                self._error(f"DIN is {value} at a falling SCLK edge")
+            self._bits.append(int(value) if value.is_resolvable else 0)
+            self.bits_clocked += 1
+            if len(self._bits) == 32:
+                self._execute(int("".join(map(str, self._bits)), 2))
+            elif len(self._bits) > 32:
+                self._error("more than 32 SCLK edges in one SYNC frame")
+
+    def _execute(self, word: int) -> None:
+        self.frames += 1
+        command, address, data = (word >> 24) & 0xF, (word >> 20) & 0xF, (word >> 8) & 0xFFF
+        targets = list(range(8)) if address == 0xF else [address] if address < 8 else []
+        if command == 0b1000:
+            self.reference_on = bool(word & 1)
+            return
+        if command in (0b0000, 0b0010, 0b0011):
+            if not self.reference_on:
+                self._error(f"write (command {command:04b}) before the internal reference was enabled")
+            if not targets:
+                self._error(f"address {address:04b} is no DAC channel")
+            for ch in targets:
+                self.input_regs[ch] = data
+            self.writes += 1
+        if command == 0b0010:
+            self._update(list(range(8)))
+        elif command in (0b0001, 0b0011):
+            self._update(targets)
+        elif command not in (0b0000, 0b0010):
+            self._error(f"command {command:04b} not expected from the sequencer")
+
+
+class ParallelDacMonitor(_DacModel):
+    """``strobe`` writes ``code`` into input register ``channel``; ``update`` copies all inputs to the outputs."""
+
+    def __init__(self, clock, channel, code, strobe, update, *, channels: int,
+                 on_update: UpdateCallback | None = None):
+        super().__init__("parallel_dac", channels, on_update)
+        self.clock, self.channel, self.code, self.strobe, self.update = clock, channel, code, strobe, update
+        cocotb.start_soon(self._run())
+
+    async def _run(self) -> None:
+        while True:
+            await First(RisingEdge(self.strobe), RisingEdge(self.update))     # sleep while the bus is idle
+            await ReadOnly()
+            while self.strobe.value == 1 or self.update.value == 1:
+                if self.strobe.value == 1:
+                    ch = int(self.channel.value)
+                    if ch >= self.channels:
+                        self._error(f"strobe to channel {ch} of {self.channels}")
+                    else:
+                        self.input_regs[ch] = int(self.code.value)
+                        self.writes += 1
+                if self.update.value == 1:
+                    self._update(list(range(self.channels)))
+                await RisingEdge(self.clock)
+                await ReadOnly()

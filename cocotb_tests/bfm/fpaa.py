@@ -1,0 +1,95 @@
+"""FPAA BFM: the analog side at the pin boundary (DESIGN.md §3).
+
+It owns one pin-level ``analog_models`` object (:class:`analog_models.FpaaPins`). DAC output updates (from a DAC
+monitor) move OTA input group ``o_round`` to the new codes at the update's time; on ``evaluate`` it asks the model
+for the comparator decision at that instant and drives the comparator pin after the modelled delay. It
+re-implements nothing of the model: channel voltages, settling, noise, hysteresis and θ all come from it.
+"""
+from __future__ import annotations
+
+import logging
+
+import cocotb
+import numpy as np
+from cocotb.simtime import get_sim_time
+from cocotb.triggers import RisingEdge, Timer
+
+from analog_models import FpaaModel
+
+__all__ = ["FpaaBfm"]
+
+
+class FpaaBfm:
+    """Pins: ``round_signal`` (which OTA input group follows the DAC), ``evaluate`` (in), ``comparator`` (out).
+
+    ``decisions``/``scores`` hold, per evaluation in order, the keep bit and analog score the model produced;
+    ``ages_ns`` the time each OTA input had settled since its last update (what the vectorized model assumes).
+    ``glitch`` (a numpy Generator, optional): after each decision the pin also toggles randomly within ±2 ns of the
+    capture's sampling edge ``sample_after_ns`` after evaluate, then returns to the decision.
+    """
+
+    def __init__(self, model: FpaaModel, *, round_signal, evaluate, comparator, n_dac: int, code_shift: int,
+                 sample_after_ns: float | None = None, glitch: np.random.Generator | None = None,
+                 constant: bool | None = None):
+        self.model, self.pins = model, model.pins()
+        self.round_signal, self.evaluate, self.comparator = round_signal, evaluate, comparator
+        self.n_dac, self.code_shift, self.m = n_dac, code_shift, model.m
+        self.sample_after_ns, self.glitch = sample_after_ns, glitch
+        self.constant = constant           # a constant comparator (overhead measurement): no model at all
+        self.log = logging.getLogger("cocotb.fpaa")
+        self.decisions: list[bool] = []
+        self.scores: list[float] = []
+        self.ages_ns: list[np.ndarray] = []
+        self.protocol_errors: list[str] = []
+        self._written = np.full(self.m, -np.inf)
+        comparator.value = 0
+        cocotb.start_soon(self._watch_evaluate())
+
+    def _advance_to(self, t_ns: float) -> None:
+        self.pins.advance(t_ns - self.pins.now_ns)
+
+    def on_dac_update(self, changes: dict[int, int], t_ns: float) -> None:
+        """DAC monitor callback: the outputs of ``changes`` channels now carry these (part-width) codes."""
+        if self.constant is not None:
+            return
+        group = int(self.round_signal.value)
+        self._advance_to(t_ns)
+        for channel, data in changes.items():
+            j = group * self.n_dac + channel
+            if j >= self.m:
+                continue                    # a short last round: channels beyond m drive no OTA
+            if data & ((1 << self.code_shift) - 1):
+                self.protocol_errors.append(f"DAC data {data:#x} has bits below the {self.code_shift}-bit shift")
+            self.pins.apply(j, data >> self.code_shift)
+            self._written[j] = t_ns
+
+    async def _watch_evaluate(self) -> None:
+        while True:
+            await RisingEdge(self.evaluate)
+            t = get_sim_time("ns")
+            if self.constant is not None:
+                keep = self.constant
+            else:
+                self._advance_to(t)
+                result = self.pins.evaluate()
+                keep = bool(result.keep[0])
+                self.scores.append(float(result.score[0]))
+                self.ages_ns.append(t - self._written)
+            self.decisions.append(keep)
+            cocotb.start_soon(self._drive(keep, t))
+
+    async def _drive(self, keep: bool, t_eval: float) -> None:
+        await Timer(self.model.cfg.fpaa.comparator.delay_ns, "ns")
+        self.comparator.value = int(keep)
+        if self.glitch is None or self.sample_after_ns is None:
+            return
+        edge = t_eval + self.sample_after_ns
+        now = get_sim_time("ns")
+        for offset in (-2.0, -1.0, 0.0, 1.0):
+            at = edge + offset
+            if at > now:
+                await Timer(at - now, "ns")
+                now = at
+            self.comparator.value = int(self.glitch.integers(0, 2))
+        await Timer(2.0, "ns")
+        self.comparator.value = int(keep)
