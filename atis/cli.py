@@ -210,6 +210,47 @@ def energy(config: ConfigOpt = None,
         print(json.dumps(report.summary))
 
 
+bench_app = typer.Typer(no_args_is_help=True, help="Co-simulation measurements of RTL blocks (Verilator).")
+app.add_typer(bench_app, name="bench")
+
+
+@bench_app.command("scorer")
+def bench_scorer(config: ConfigOpt = None,
+                 n: Annotated[int, typer.Option("--n", min=2, metavar="N", help="tokens to co-simulate")] = 200,
+                 fpaa: Annotated[str, typer.Option(metavar="model|constant",
+                                                   help="FPAA BFM: the analog model, or a constant comparator "
+                                                        "(to measure the model's co-sim overhead)")] = "model",
+                 out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="work directory")] = Path(
+                     "build/bench"),
+                 as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the figures")]
+                 = False) -> None:
+    """Scorer RTL + DAC monitor + FPAA model: tokens/s (simulated), SPI utilization, cycles/token, mismatches."""
+    from cocotb_tests.runner import Bench, run_bench
+    if fpaa not in ("model", "constant"):
+        _fail(f"--fpaa {fpaa}: must be model or constant", 2)
+    load_config(config)
+    bench = Bench(f"scorer-{fpaa}", "scorer", "cocotb_tests.test_scorer")
+    with console.status(f"co-simulating {n} tokens through the scorer ..."):
+        result = run_bench(bench, config, work_dir=out, tokens=n, testcase="test_keep_mask_equals_vectorized_model",
+                           extra_env={"ATIS_BENCH_FPAA": fpaa})
+    scorer = result.metrics.get("scorer", {})
+    if scorer:
+        table = Table(title=f"scorer co-simulation ({scorer['part']}, m = {scorer['m']}, {scorer['n_dac']} DACs, "
+                            f"FPAA {scorer['fpaa']})")
+        table.add_column("quantity", no_wrap=True)
+        table.add_column("value", justify="right")
+        for key, value in scorer.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                table.add_row(key, f"{value:,.4g}" if isinstance(value, float) else f"{value:,}")
+        console.print(table)
+    _explain_failures([result])
+    if as_json:
+        print(json.dumps({"passed": result.passed, "bench_wall_s": round(result.wall_s, 2),
+                          "spi_utilization": None, **scorer}))
+    if not result.passed:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

@@ -133,8 +133,10 @@ def trace_format() -> str:
 
 
 def run_bench(bench: Bench, config: Path | str | None = None, *, work_dir: Path | None = None,
-              tokens: int = 1000, seed: int = 1) -> BenchResult:
-    """Generate the block's Verilog from the config, build it with Verilator and run the bench's cocotb tests."""
+              tokens: int = 1000, seed: int = 1, testcase: str | None = None,
+              extra_env: dict[str, str] | None = None) -> BenchResult:
+    """Generate the block's Verilog from the config, build it with Verilator and run the bench's cocotb tests
+    (only ``testcase`` when given; ``extra_env`` reaches the bench)."""
     from cocotb_tools.runner import get_runner
 
     started = time.monotonic()
@@ -151,7 +153,8 @@ def run_bench(bench: Bench, config: Path | str | None = None, *, work_dir: Path 
     result = BenchResult(bench.name, log=where / "sim.log")
     env = {"ATIS_BENCH_CONFIG": str(where / "config.yaml"), "ATIS_BENCH_TOKENS": str(tokens),
            "ATIS_BENCH_SEED": str(seed), "ATIS_BENCH_METRICS": str(where / "metrics.json"),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")]))}
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+           **(extra_env or {})}
     runner = get_runner("verilator")
     runner.log.setLevel(log.getEffectiveLevel())   # the runner forces INFO; follow the caller's logging instead
 
@@ -168,6 +171,7 @@ def run_bench(bench: Bench, config: Path | str | None = None, *, work_dir: Path 
     def simulate(obj: str, waves: bool, log: str) -> None:
         try:
             runner.test(test_module=bench.module, hdl_toplevel=toplevel, build_dir=where / obj, test_dir=where,
+                        testcase=testcase,
                         extra_env=env, results_xml=str(where / "results.xml"), log_file=where / log,
                         waves=waves, seed=seed)
         except (RuntimeError, SystemExit):

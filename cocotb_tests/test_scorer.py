@@ -136,9 +136,15 @@ async def test_keep_mask_equals_vectorized_model(dut):
         expected = scorer_model(tb.cfg, tb.spec, tb.seq).score(projection_codes(tokens, tb.spec))
         metrics["mask_mismatches"] = int(np.sum(keep != expected.keep))
         ages = np.array(tb.fpaa.ages_ns)
-        metrics["schedule_mismatches"] = int(np.sum(np.any(ages != tb.seq.write_ages_ns(), axis=1)))
-        np.testing.assert_allclose(tb.fpaa.scores, expected.score, rtol=0, atol=1e-9)
+        off_schedule = np.any(ages != tb.seq.write_ages_ns(), axis=1)
+        metrics["schedule_mismatches"] = int(np.sum(off_schedule))
+        if off_schedule.any():
+            first = int(np.argmax(off_schedule))
+            metrics["first_off_schedule"] = {"token": first, "ages_ns": ages[first].tolist(),
+                                             "schedule_ns": tb.seq.write_ages_ns().tolist()}
+        metrics["max_score_error_V"] = float(np.max(np.abs(np.array(tb.fpaa.scores) - expected.score)))
     record_metric("scorer", metrics)
+    assert metrics.get("max_score_error_V", 0.0) < 1e-9, "co-sim scores differ from the vectorized model's"
     assert capture_mismatches == 0, f"{capture_mismatches} keep bits differ from the comparator's decisions"
     assert metrics.get("schedule_mismatches", 0) == 0, "OTA inputs settled for another time than the schedule"
     assert metrics.get("mask_mismatches", 0) == 0, f"{metrics['mask_mismatches']} keep bits differ from the model"

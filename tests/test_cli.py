@@ -4,6 +4,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
+
 
 def atis(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "atis.cli", *args], capture_output=True, text=True)
@@ -19,7 +21,7 @@ def test_help_lists_every_command():
 def test_verilog_writes_and_lints_the_projection(tmp_path):
     proc = atis("verilog", "--config", "configs/default.yaml", "--out", str(tmp_path), "--lint")
     assert proc.returncode == 0, proc.stderr
-    assert "lint clean" in proc.stdout
+    assert proc.stdout.count("lint clean") == 2
     assert "module atis_projection(" in (tmp_path / "atis_projection.v").read_text()
 
 
@@ -50,3 +52,14 @@ def test_bad_analog_config_is_one_line_exit_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip() == "error: fpaa.heads.groups = 3: must divide fpaa.heads.count (4)"
     assert not (tmp_path / "e.png").exists()
+
+
+@pytest.mark.cocotb
+def test_bench_scorer_reports_the_issue_figures(tmp_path):
+    proc = atis("bench", "scorer", "--n", "12", "--json", "--out", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    import json
+    figures = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert figures["mask_mismatches"] == 0 and figures["tokens"] == 12
+    assert figures["spi_utilization"] >= 0.95 and figures["cycles_per_token"] == 8448
+    assert figures["tokens_per_s_sim"] == pytest.approx(1e8 / 8448)

@@ -7,28 +7,31 @@ import numpy as np
 import pytest
 
 import atis.toolchain as toolchain
-from atis.config import AtisConfig, ModelConfig, ProjectionConfig, load_config
+from atis.config import AtisConfig, ModelConfig, ProjectionConfig, config_from_dict, load_config
 from hdl.export import block_verilog, lint_verilog, write_verilog
 
 
-def test_writes_one_file_per_block_with_the_projection_module(tmp_path):
-    paths = write_verilog(load_config(), tmp_path)
-    assert [p.name for p in paths] == ["atis_projection.v"]
-    text = paths[0].read_text()
-    assert re.search(r"^module atis_projection\(", text, re.M)
-    ports = re.search(r"^module atis_projection\((.*?)\);", text, re.M)[1].replace(" ", "").split(",")
-    assert "atis_projection" not in ports and "i_token__payload" in ports and "o_codes__ready" in ports
+@pytest.mark.parametrize("block, port_in, port_out", [("projection", "i_token__payload", "o_codes__ready"),
+                                                     ("scorer", "i_token__payload", "dac_sclk")])
+def test_writes_one_file_per_block_named_after_it(tmp_path, block, port_in, port_out):
+    paths = {p.name: p for p in write_verilog(load_config(), tmp_path)}
+    assert sorted(paths) == ["atis_projection.v", "atis_scorer.v"]
+    text = paths[f"atis_{block}.v"].read_text()
+    ports = re.search(rf"^module atis_{block}\((.*?)\);", text, re.M)[1].replace(" ", "").split(",")
+    assert f"atis_{block}" not in ports and port_in in ports and port_out in ports
 
 
 @pytest.mark.parametrize("cfg", [
     load_config(),
     AtisConfig(ModelConfig(d_model=10), ProjectionConfig(m=5, lanes=3, dac_bits=3)),
     AtisConfig(ModelConfig(d_model=16), ProjectionConfig(m=16, lanes=16, dac_bits=8, shift=0)),
-], ids=["default", "padded-lanes", "all-lanes"])
+    config_from_dict({"dac": {"part": "parallel", "n_channels": 3}, "projection": {"m": 20}}),
+    config_from_dict({"dac": {"n_channels": 1, "sclk_divider": 2}, "projection": {"m": 3}}),
+], ids=["default", "padded-lanes", "all-lanes", "parallel-dac", "one-dac"])
 def test_verilog_is_lint_clean_under_wall(tmp_path, cfg):
-    (path,) = write_verilog(cfg, tmp_path)
-    clean, output = lint_verilog(path)
-    assert clean, output
+    for path in write_verilog(cfg, tmp_path):
+        clean, output = lint_verilog(path)
+        assert clean, f"{path.name}: {output}"
 
 
 def test_resolver_finds_a_recent_verilator():
@@ -57,6 +60,6 @@ def test_resolver_rejects_an_old_system_verilator(monkeypatch, tmp_path):
 
 def test_single_lane_single_row_still_lints(tmp_path):
     cfg = AtisConfig(ModelConfig(d_model=4), ProjectionConfig(m=1, lanes=1, dac_bits=3))
-    (path,) = write_verilog(cfg, tmp_path)
-    clean, output = lint_verilog(path)
-    assert clean, output
+    for path in write_verilog(cfg, tmp_path):
+        clean, output = lint_verilog(path)
+        assert clean, f"{path.name}: {output}"

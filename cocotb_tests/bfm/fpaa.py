@@ -56,8 +56,8 @@ class FpaaBfm:
         self._advance_to(t_ns)
         for channel, data in changes.items():
             j = group * self.n_dac + channel
-            if j >= self.m:
-                continue                    # a short last round: channels beyond m drive no OTA
+            if channel >= self.n_dac or j >= self.m:
+                continue                    # an unused DAC channel, or a short last round: no OTA input wired
             if data & ((1 << self.code_shift) - 1):
                 self.protocol_errors.append(f"DAC data {data:#x} has bits below the {self.code_shift}-bit shift")
             self.pins.apply(j, data >> self.code_shift)
