@@ -38,10 +38,11 @@ def _bench_table(results) -> Table:
         table.add_column(col, justify="left" if col in ("bench", "result") else "right", no_wrap=True)
     for r in results:
         status = "[green]PASS[/]" if r.passed else f"[red]{'ERROR' if r.error else 'FAIL'}[/]"
-        golden = r.metrics.get("golden_random", {})
-        thr = r.metrics.get("throughput", {})
-        table.add_row(r.name, status, str(r.tests), str(r.failures), str(golden.get("tokens_checked", "-")),
-                      f"{thr['cycles_per_token']:g}" if thr else "-", f"{r.wall_s:.1f}")
+        tokens = r.metrics.get("golden_random", r.metrics.get("scorer", {}))
+        cycles = r.metrics.get("throughput", r.metrics.get("scorer", {})).get("cycles_per_token")
+        table.add_row(r.name, status, str(r.tests), str(r.failures),
+                      str(tokens.get("tokens_checked", tokens.get("tokens", "-"))),
+                      f"{cycles:g}" if cycles is not None else "-", f"{r.wall_s:.1f}")
     return table
 
 
@@ -122,11 +123,16 @@ def regress(pattern: Annotated[Optional[str], typer.Option("-k", metavar="PATTER
 def demo(config: ConfigOpt = None,
          out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="work directory")] = Path(
              "build/demo"),
-         tokens: Annotated[int, typer.Option(min=1, metavar="N", help="random tokens in the bench")] = 1000) -> None:
-    """The main job on one config: generate + lint Verilog, co-simulate the projection against the golden model."""
+         tokens: Annotated[int, typer.Option(min=1, metavar="N", help="random tokens in the projection bench")]
+         = 1000,
+         scorer_tokens: Annotated[int, typer.Option(min=2, metavar="N", help="tokens in the scorer co-sim")]
+         = 100) -> None:
+    """The main job on one config: Verilog + lint, projection vs golden, scorer co-sim with the FPAA model,
+    FPAA characterization and the energy account."""
     from .demo import run_demo
     with console.status("starting ...") as status:
-        report = run_demo(config, out, tokens=tokens, progress=lambda s: status.update(s + " ..."))
+        report = run_demo(config, out, tokens=tokens, scorer_tokens=scorer_tokens,
+                          progress=lambda s: status.update(s + " ..."))
     cfg, spec = report.config, report.spec
     console.print(f"[bold]atis demo[/] — {cfg.source}", highlight=False)
     console.print(f"projection {cfg.projection.kind}: d={spec.d} -> m={spec.m}, {spec.dac_bits}-bit DAC codes, "
@@ -135,8 +141,14 @@ def demo(config: ConfigOpt = None,
         console.print(f"verilog: {path}  lint: {'clean' if report.lint_clean else 'PROBLEMS'}", highlight=False)
     if not report.lint_clean:
         err.print(report.lint_output, markup=False, highlight=False)
-    console.print(_bench_table([report.bench]))
-    _explain_failures([report.bench])
+    console.print(_bench_table([report.bench, report.scorer]))
+    _explain_failures([report.bench, report.scorer])
+    sc = report.scorer.metrics.get("scorer", {})
+    if sc:
+        spi = f", SPI utilization {sc['spi_utilization']:.3f}" if "spi_utilization" in sc else ""
+        console.print(f"scorer co-sim: {sc['tokens']} tokens through {sc['part']} DACs and the FPAA model, kept "
+                      f"{sc['keep_ratio']:.2f}; keep bits vs vectorized model: {sc.get('mask_mismatches', '-')} "
+                      f"mismatches; {sc['cycles_per_token']:g} cycles/token{spi}", highlight=False)
     f, e = report.fpaa, report.energy.summary
     hot = f.drift[10.0]
     console.print(f"FPAA model: kept {f.keep['nominal']:.3f} of projected tokens (target {f.keep['target']:.2f}); "

@@ -1,5 +1,5 @@
 """``atis demo``: the whole chain on one config — Verilog, lint, the projection bench against the golden model,
-the FPAA model on the projected codes, and the energy account."""
+the scorer co-simulated with the FPAA model in the loop, the FPAA model's characterization, and the energy account."""
 from __future__ import annotations
 
 import time
@@ -25,17 +25,20 @@ class DemoReport:
     lint_clean: bool
     lint_output: str
     bench: BenchResult
+    scorer: BenchResult
     fpaa: FpaaReport
     energy: EnergyReport
     wall_s: float
 
     @property
     def passed(self) -> bool:
-        return self.lint_clean and self.bench.passed
+        return self.lint_clean and self.bench.passed and self.scorer.passed
 
 
-def run_demo(config: Path | str | None, out_dir: Path, *, tokens: int = 1000, progress=None) -> DemoReport:
-    """Generate and lint the Verilog of every block, then run the projection bench of the config's kind.
+def run_demo(config: Path | str | None, out_dir: Path, *, tokens: int = 1000, scorer_tokens: int = 100,
+             progress=None) -> DemoReport:
+    """Generate and lint the Verilog of every block, run the projection bench of the config's kind and the scorer
+    co-simulation, characterize the FPAA model and account the energy.
 
     ``progress(step: str)`` is called before each step (the CLI shows it in a status line).
     """
@@ -52,7 +55,10 @@ def run_demo(config: Path | str | None, out_dir: Path, *, tokens: int = 1000, pr
     # The config exactly as given (its own kind and weight/calibration files), unlike the regression's variants.
     bench = Bench(f"projection-{cfg.projection.kind}", "projection", "cocotb_tests.test_projection")
     result = run_bench(bench, config, work_dir=out_dir / "sim", tokens=tokens)
+    step(f"co-simulating the scorer with the FPAA model in the loop ({scorer_tokens} tokens, Verilator)")
+    scorer = run_bench(Bench("scorer", "scorer", "cocotb_tests.test_scorer"), config, work_dir=out_dir / "sim",
+                       tokens=scorer_tokens, testcase="test_keep_mask_equals_vectorized_model")
     step("characterizing the FPAA model on projected tokens")
     fpaa = characterize(cfg, n=5000, progress=lambda s: step(f"FPAA model: {s}"))
-    return DemoReport(cfg, spec, paths, lint_clean, "\n".join(o for _, o in results if o), result, fpaa,
+    return DemoReport(cfg, spec, paths, lint_clean, "\n".join(o for _, o in results if o), result, scorer, fpaa,
                       energy_report(cfg), time.monotonic() - started)
