@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import re
 
-import numpy as np
 import pytest
 
 import atis.toolchain as toolchain
 from atis.config import AtisConfig, ModelConfig, ProjectionConfig, config_from_dict, load_config
-from hdl.export import block_verilog, lint_verilog, write_verilog
+from hdl.export import lint_verilog, write_verilog
 
 
 @pytest.mark.parametrize("block, port_in, port_out", [("projection", "i_token__payload", "o_codes__ready"),

@@ -7,8 +7,6 @@ re-implements nothing of the model: channel voltages, settling, noise, hysteresi
 """
 from __future__ import annotations
 
-import logging
-
 import cocotb
 import numpy as np
 from cocotb.simtime import get_sim_time
@@ -24,8 +22,8 @@ class FpaaBfm:
 
     ``decisions``/``scores`` hold, per evaluation in order, the keep bit and analog score the model produced;
     ``ages_ns`` the time each OTA input had settled since its last update (what the vectorized model assumes).
-    ``glitch`` (a numpy Generator, optional): after each decision the pin also toggles randomly within ±2 ns of the
-    capture's sampling edge ``sample_after_ns`` after evaluate, then returns to the decision.
+    ``glitch`` (a numpy Generator, optional): after each decision the pin also toggles randomly at −2, −1, 0 and
+    +1 ns around the capture's sampling edge (``sample_after_ns`` after evaluate), then returns to the decision.
     """
 
     def __init__(self, model: FpaaModel, *, round_signal, evaluate, comparator, n_dac: int, code_shift: int,
@@ -36,7 +34,6 @@ class FpaaBfm:
         self.n_dac, self.code_shift, self.m = n_dac, code_shift, model.m
         self.sample_after_ns, self.glitch = sample_after_ns, glitch
         self.constant = constant           # a constant comparator (overhead measurement): no model at all
-        self.log = logging.getLogger("cocotb.fpaa")
         self.decisions: list[bool] = []
         self.scores: list[float] = []
         self.ages_ns: list[np.ndarray] = []
