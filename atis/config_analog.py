@@ -30,6 +30,7 @@ class FpgaConfig:
     clock_MHz: float = field(default=100.0, metadata=_num(1.0, 1000.0, "system clock (MHz)"))
     compare_wait_ns: float = field(default=50.0, metadata=_num(0.0, 1e6, "evaluate -> sample the comparator, "
                                                                          "before the 2-flop synchronizer (ns)"))
+    uart_baud: int = field(default=115200, metadata=_int(1200, 3_000_000, "host link baud rate (8N1)"))
 
 
 @dataclass(frozen=True, slots=True)

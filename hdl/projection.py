@@ -57,7 +57,7 @@ class Projection(wiring.Component):
     The token is written into one bank of a double buffer (W = ceil(d/L) words of L elements, zero padded), while
     the other bank is multiplied: row i of P is applied W words at a time, one word (L MACs) per cycle.
 
-    Latency: W + 3 cycles from the transfer of a token's last element to ``o_codes.valid`` of its channel 0 (when
+    Latency: W + 4 cycles from the transfer of a token's last element to ``o_codes.valid`` of its channel 0 (when
     the MAC array is idle). Throughput: one token per max(d, m·W) cycles with an always-ready sink, since loading
     token i+1 overlaps the MACs of token i. Accumulator: signed ``acc_bits``, never overflows for int8 input.
     Golden: ``atis.golden.projection.projection_codes``.
@@ -121,7 +121,7 @@ class Projection(wiring.Component):
                 m.d.sync += [wr_elem.eq(0), wr_word.eq(0), wr_bank.eq(~wr_bank)]
         load_done = do_take & last_elem
 
-        # --- MAC side: stage 0 issues reads, stage 1 multiplies L lanes, stage 2 accumulates and requantizes ---
+        # --- MAC side: stage 0 issues reads, 1 multiplies L lanes, 2 sums them, 3 accumulates and requantizes ---
         en = Signal()   # the pipeline advances unless a code is waiting on a stalled sink
         m.d.comb += en.eq(~(self.o_codes.valid & ~self.o_codes.ready))
         rd_bank, row, rd_word = Signal(), _counter(spec.m, "row"), _counter(W, "rd_word")
@@ -143,23 +143,27 @@ class Projection(wiring.Component):
             m.d.sync += full[b].eq((full[b] | set_b) & ~clr_b)
 
         flags = data.StructLayout({"valid": 1, "first_word": 1, "last_word": 1, "first_row": 1, "last_row": 1})
-        s1, s2 = Signal(flags), Signal(flags)
+        s1, s2, s3 = Signal(flags), Signal(flags), Signal(flags)
         psum = Signal(signed(spec.acc_bits))
+        # Products and their sum get a register each: one cycle for memory -> L multipliers would otherwise
+        # also hold the adder tree, and that path bounded the ECP5 build to ~53 MHz.
+        products = [Signal(signed(8 + weights.shape.elem_shape.width), name=f"product{k}") for k in range(L)]
         with m.If(en):
-            m.d.sync += [s1.eq(Cat(issue, rd_word == 0, rd_word == W - 1, row == 0, row == spec.m - 1)), s2.eq(s1)]
-            products = [t_port.data[k] * p_port.data[k] for k in range(L)]
+            m.d.sync += [s1.eq(Cat(issue, rd_word == 0, rd_word == W - 1, row == 0, row == spec.m - 1)),
+                         s2.eq(s1), s3.eq(s2)]
+            m.d.sync += [products[k].eq(t_port.data[k] * p_port.data[k]) for k in range(L)]
             m.d.sync += psum.eq(sum(products[1:], products[0]))
 
         acc = Signal(signed(spec.acc_bits))
         acc_next = Signal(signed(spec.acc_bits))
-        m.d.comb += acc_next.eq(Mux(s2.first_word, psum, acc + psum))
+        m.d.comb += acc_next.eq(Mux(s3.first_word, psum, acc + psum))
         with m.If(self.o_codes.ready):
             m.d.sync += self.o_codes.valid.eq(0)
-        with m.If(en & s2.valid):
+        with m.If(en & s3.valid):
             m.d.sync += acc.eq(acc_next)
-            with m.If(s2.last_word):
+            with m.If(s3.last_word):
                 m.d.sync += [self.o_codes.valid.eq(1),
                              self.o_codes.payload.code.eq(requantize_expr(acc_next, spec.shift, spec.dac_bits)),
-                             self.o_codes.payload.first.eq(s2.first_row),
-                             self.o_codes.payload.last.eq(s2.last_row)]
+                             self.o_codes.payload.first.eq(s3.first_row),
+                             self.o_codes.payload.last.eq(s3.last_row)]
         return m

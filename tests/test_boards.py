@@ -1,0 +1,74 @@
+"""Boards: bitstream builds (marked `board`), flashing commands, pin maps and the errors users see."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from boards.pins import PINS, wiring_table
+
+
+def atis(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "atis.cli", *args], capture_output=True, text=True)
+
+
+@pytest.mark.parametrize("board, loader_args", [("icebreaker", ["-b", "ice40_generic", "-f"]),
+                                                ("ulx3s-85f", ["-b", "ulx3s"])])
+def test_flash_dry_run_prints_the_openfpgaloader_command(tmp_path, board, loader_args):
+    bitstream = tmp_path / "design.bin"
+    bitstream.write_bytes(b"\0" * 16)
+    proc = atis("flash", "--board", board, "--bitstream", str(bitstream), "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    argv = proc.stdout.split()
+    assert argv[0].endswith(("openfpgaloader-cli", "openFPGALoader")) and argv[1:-1] == loader_args
+    assert argv[-1] == str(bitstream.resolve())
+
+
+def test_flash_without_a_board_is_one_line_exit_1(tmp_path):
+    bitstream = tmp_path / "design.bin"
+    bitstream.write_bytes(b"\0" * 16)
+    proc = atis("flash", "--board", "icebreaker", "--bitstream", str(bitstream))
+    assert proc.returncode == 1
+    errors = proc.stderr.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith("error: ") and "Traceback" not in proc.stderr
+
+
+def test_flash_needs_a_bitstream(tmp_path):
+    proc = atis("flash", "--board", "ulx3s-85f", "--out", str(tmp_path))
+    assert proc.returncode == 1 and "run `atis build --board ulx3s-85f`" in proc.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["build", "--board", "de0"], "error: --board de0: unknown board (known: icebreaker, ulx3s-85f)"),
+    (["build", "--board", "icebreaker", "--config", "configs/default.yaml"],
+     "error: fpga.clock_MHz = 100: the icebreaker build runs at 24 MHz (use configs/icebreaker.yaml)"),
+])
+def test_bad_board_or_config_is_one_line_exit_2(args, message):
+    proc = atis(*args)
+    assert proc.returncode == 2 and proc.stderr.strip() == message
+
+
+def test_wiring_table_covers_dac_channels_and_comparators():
+    rows = wiring_table("icebreaker", n_dac=8, heads=2)
+    signals = [r["signal"] for r in rows]
+    assert signals[:3] == ["sync_n", "din", "sclk"] and signals.count("comparator0") == 1
+    assert [r["pmod_da4"] for r in rows[:3]] == ["J1.1", "J1.2", "J1.4"]
+    assert sum(s.startswith("VOUT") for s in signals) == 8
+    assert all(len(p.comparator_pins) >= 1 for p in PINS.values())
+
+
+@pytest.mark.board
+@pytest.mark.parametrize("board, target, bitstream", [("icebreaker", 24.0, "atis.bin"),
+                                                      ("ulx3s-85f", 75.0, "atis.bit")])
+def test_board_build_fits_and_meets_its_clock(tmp_path, board, target, bitstream):
+    proc = atis("build", "--board", board, "--out", str(tmp_path), "--json")
+    assert proc.returncode == 0, proc.stderr
+    report = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert (tmp_path / board / bitstream).stat().st_size > 10_000
+    assert report["meets_timing"] and min(report["fmax_MHz"].values()) >= target
+    used = {k: v for k, v in report["utilization"].items() if v["used"]}
+    assert used and all(v["used"] <= v["available"] for v in used.values())
+    assert report["critical_path"]["delay_ns"] > 0
+    assert (tmp_path / board / "atis_report.md").read_text().startswith(f"# atis build: {board}")
