@@ -270,6 +270,29 @@ def flash(board: BoardOpt,
         _fail(str(e), 1)
 
 
+@app.command("fpaa-export")
+def fpaa_export(config: ConfigOpt = None,
+                steps: Annotated[int, typer.Option(min=1, max=65535, metavar="N",
+                                                   help="programmable gain magnitude steps of the part")] = 255,
+                out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="output directory")] = Path(
+                    "build/fpaa"),
+                as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the settings")]
+                = False) -> None:
+    """The FPAA program (per-input gains and polarities, θ, hysteresis) as CSV + JSON, with its quantization
+    error."""
+    from .fpaa_export import fpaa_program, write_fpaa_program
+    program = fpaa_program(load_config(config), steps)
+    table, full = write_fpaa_program(program, out)
+    q, st = program["quantization"], program["settings"]
+    console.print(f"wrote {table} and {full}: {len(program['rows'])} inputs, θ {st['theta_V_above_tia_zero']:.4f} V "
+                  f"above the TIA zero, hysteresis {st['hysteresis_mV']:.2f} mV", highlight=False)
+    console.print(f"quantization to {steps} steps: max weight error {q['max_abs_weight_error']:.4f}, RMS "
+                  f"{q['rms_weight_error']:.4f}, Spearman(programmed, ideal) {q['spearman_programmed_vs_ideal']:.5f}",
+                  highlight=False)
+    if as_json:
+        print(json.dumps({**st, **q}))
+
+
 bench_app = typer.Typer(no_args_is_help=True, help="Co-simulation measurements of RTL blocks (Verilator).")
 app.add_typer(bench_app, name="bench")
 

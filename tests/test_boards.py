@@ -72,3 +72,18 @@ def test_board_build_fits_and_meets_its_clock(tmp_path, board, target, bitstream
     assert used and all(v["used"] <= v["available"] for v in used.values())
     assert report["critical_path"]["delay_ns"] > 0
     assert (tmp_path / board / "atis_report.md").read_text().startswith(f"# atis build: {board}")
+
+
+def test_fpaa_export_writes_the_program_and_its_quantization_error(tmp_path):
+    from atis.config import load_config
+    from atis.fpaa_export import fpaa_program, write_fpaa_program
+    cfg = load_config()
+    fine, coarse = fpaa_program(cfg, steps=255), fpaa_program(cfg, steps=7)
+    assert len(fine["rows"]) == cfg.projection.m
+    assert fine["quantization"]["max_abs_weight_error"] <= 0.5 / 255 + 1e-12
+    assert coarse["quantization"]["max_abs_weight_error"] > fine["quantization"]["max_abs_weight_error"]
+    assert coarse["quantization"]["spearman_programmed_vs_ideal"] < fine["quantization"]["spearman_programmed_vs_ideal"]
+    assert {r["dac_channel"] for r in fine["rows"]} == set(range(8))
+    table, full = write_fpaa_program(fine, tmp_path)
+    assert table.read_text().splitlines()[0] == "input,dac_channel,round,weight,polarity,gain_steps,gain,error"
+    assert len(table.read_text().splitlines()) == cfg.projection.m + 1 and full.is_file()
