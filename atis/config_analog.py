@@ -31,6 +31,9 @@ class FpgaConfig:
     compare_wait_ns: float = field(default=50.0, metadata=_num(0.0, 1e6, "evaluate -> sample the comparator, "
                                                                          "before the 2-flop synchronizer (ns)"))
     uart_baud: int = field(default=115200, metadata=_int(1200, 3_000_000, "host link baud rate (8N1)"))
+    scorer: Literal["fpaa", "digital"] = field(
+        default="fpaa", metadata=_choice("fpaa: DACs + FPAA + comparator capture; digital: m MACs per token on the "
+                                         "FPGA (a board with no FPAA attached)"))
 
 
 @dataclass(frozen=True, slots=True)

@@ -87,11 +87,13 @@ def build_board(name: str, config: Path | str | None = None, out_dir: Path = DEF
     cfg = load_config(config if config is not None else board.config)
     board.use_tools()
     platform = board.platform()
-    platform.add_resources(prototype_resources(board.name, cfg.dac.part, cfg.fpaa.heads.groups))
+    platform.add_resources(prototype_resources(board.name, cfg))
     where = (Path(out_dir) / board.name).resolve()
     started = time.monotonic()
+    # iCE40: map multipliers onto the UP5K's SB_MAC16 DSPs (synth_ice40 leaves them in LUTs without -dsp).
+    synth = {"synth_opts": "-dsp"} if board.family == "ice40" else {}
     plan = platform.build(BoardTop(board, cfg), name="atis", build_dir=str(where), do_build=False,
-                          nextpnr_opts="--report report.json --timing-allow-fail")
+                          nextpnr_opts="--report report.json --timing-allow-fail", **synth)
     plan.extract(str(where))
     log = where / "build.log"
     with log.open("w") as out:

@@ -11,8 +11,7 @@ from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Modul
 from amaranth.lib.cdc import ResetSynchronizer
 
 from atis.config import AtisConfig, ConfigError
-from atis.golden.projection import resolve_projection
-from atis.golden.sequencer import resolve_sequencer
+from hdl.scorer import scorer_specs
 from hdl.scorer_top import ScorerTop
 
 from .pins import PINS
@@ -99,8 +98,12 @@ def get_board(name: str) -> Board:
     return BOARDS[name]
 
 
-def prototype_resources(board: str, part: str, heads: int) -> list[Resource]:
-    """The DAC header (SPI to the PmodDA4) and the comparator inputs, from :data:`boards.pins.PINS`."""
+def prototype_resources(board: str, cfg: AtisConfig) -> list[Resource]:
+    """The DAC header (SPI to the PmodDA4) and the comparator inputs, from :data:`boards.pins.PINS` (none for the
+    digital scorer)."""
+    if cfg.fpga.scorer == "digital":
+        return []
+    part, heads = cfg.dac.part, cfg.fpaa.heads.groups
     if part != "ad5628":
         raise ConfigError(f"dac.part = {part}: board builds drive the PmodDA4 (ad5628)")
     p = PINS[board]
@@ -122,7 +125,8 @@ class BoardTop(Elaboratable):
                               f"{board.clock_MHz:g} MHz (use configs/{board.name}.yaml)")
         self.board, self.cfg = board, cfg
         divisor = round(cfg.fpga.clock_MHz * 1e6 / cfg.fpga.uart_baud)
-        self.top = ScorerTop(resolve_projection(cfg), resolve_sequencer(cfg), divisor)
+        projection, sequencer, digital = scorer_specs(cfg)
+        self.top = ScorerTop(projection, sequencer, divisor, digital)
 
     def elaborate(self, platform):
         m = Module()
@@ -132,11 +136,12 @@ class BoardTop(Elaboratable):
         platform.add_clock_constraint(sync.clk, self.board.clock_MHz * 1e6)
         m.submodules.scorer_top = top = self.top
         uart = platform.request("uart", 0)
-        dac = platform.request("pmod_da4", 0)
-        comparator = platform.request("fpaa_comparator", 0)
         leds = [platform.request("led", i) for i in range(2)]
         m.d.comb += [top.uart_rx.eq(uart.rx.i), uart.tx.o.eq(top.uart_tx),
-                     dac.sync_n.o.eq(top.dac_sync_n), dac.din.o.eq(top.dac_din), dac.sclk.o.eq(top.dac_sclk),
-                     top.comparator.eq(comparator.i[0]),
                      leds[0].o.eq(top.led_heartbeat), leds[1].o.eq(top.led_keep | top.led_error)]
+        if self.cfg.fpga.scorer == "fpaa":
+            dac = platform.request("pmod_da4", 0)
+            comparator = platform.request("fpaa_comparator", 0)
+            m.d.comb += [dac.sync_n.o.eq(top.dac_sync_n), dac.din.o.eq(top.dac_din), dac.sclk.o.eq(top.dac_sclk),
+                         top.comparator.eq(comparator.i[0])]
         return m

@@ -10,11 +10,10 @@ from amaranth.lib import wiring
 
 from atis.config import AtisConfig
 from atis.golden.projection import resolve_projection
-from atis.golden.sequencer import resolve_sequencer
 from atis.toolchain import activate_verilator
 
 from .projection import Projection
-from .scorer import Scorer
+from .scorer import Scorer, scorer_specs
 
 __all__ = ["BLOCKS", "MODULE_PREFIX", "LINT_WAIVERS", "build_block", "block_verilog", "write_verilog", "lint_verilog"]
 
@@ -24,7 +23,7 @@ MODULE_PREFIX = "atis_"
 #: Block name -> factory taking the config. Later blocks (dac_sequencer, mask_gate, ...) register here.
 BLOCKS: dict[str, Callable[[AtisConfig], wiring.Component]] = {
     "projection": lambda cfg: Projection(resolve_projection(cfg)),
-    "scorer": lambda cfg: Scorer(resolve_projection(cfg), resolve_sequencer(cfg)),
+    "scorer": lambda cfg: Scorer(*scorer_specs(cfg)),
 }
 
 #: Verilator -Wall waivers for Amaranth's generated Verilog, each with the reason it is safe.

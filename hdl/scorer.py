@@ -6,20 +6,37 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from atis.golden.projection import ProjectionSpec
-from atis.golden.sequencer import SequencerSpec
+from atis.config import AtisConfig
+from atis.golden.digital_scorer import DigitalScorerSpec, resolve_digital_scorer
+from atis.golden.projection import ProjectionSpec, resolve_projection
+from atis.golden.sequencer import SequencerSpec, resolve_sequencer
 
 from .comparator_capture import INDEX_BITS, ComparatorCapture
 from .dac_port import dac_pins
 from .dac_sequencer import DacSequencer
+from .digital_scorer import DigitalScorer
 from .projection import Projection, token_layout
 
-__all__ = ["Scorer", "scored_layout"]
+__all__ = ["Scorer", "scored_layout", "fpaa_pins", "scorer_specs"]
 
 
 def scored_layout() -> data.StructLayout:
     """A token element with its token's keep bit and index (every element of a token carries the same two)."""
     return data.StructLayout({"data": signed(8), "first": 1, "last": 1, "keep": 1, "index": INDEX_BITS})
+
+
+def fpaa_pins(sequencer: SequencerSpec | None) -> dict:
+    """The pin-boundary members (DAC bus, round select, evaluate, comparator); none for the digital scorer."""
+    if sequencer is None:
+        return {}
+    return {"o_round": Out(range(max(sequencer.rounds, 2))), "o_evaluate": Out(1), "comparator": In(1),
+            **dac_pins(sequencer.part, sequencer.n_dac, sequencer.part_bits)}
+
+
+def scorer_specs(cfg: AtisConfig) -> tuple[ProjectionSpec, SequencerSpec, DigitalScorerSpec | None]:
+    """(projection, sequencer, digital scorer or None) as ``fpga.scorer`` selects."""
+    digital = resolve_digital_scorer(cfg) if cfg.fpga.scorer == "digital" else None
+    return resolve_projection(cfg), resolve_sequencer(cfg), digital
 
 
 class Scorer(wiring.Component):
@@ -39,37 +56,44 @@ class Scorer(wiring.Component):
     framing_error : Out(1)
         Sticky: the projection or the sequencer saw first/last disagree with their counters.
 
+    With ``digital`` given, a :class:`hdl.digital_scorer.DigitalScorer` (m MACs per token) replaces sequencer,
+    FPAA and capture, and the pin-boundary members do not exist (a board with no FPAA attached).
+
     Throughput: the slower of the projection (max(d, m·⌈d/L⌉) cycles/token) and the DAC port (m·33·divider for
     the AD5628); latency: projection + the token's DAC writes + settle + capture (see the sub-blocks).
     """
 
-    def __init__(self, projection: ProjectionSpec, sequencer: SequencerSpec):
+    def __init__(self, projection: ProjectionSpec, sequencer: SequencerSpec, digital: DigitalScorerSpec | None = None):
         if projection.m != sequencer.m or projection.dac_bits != sequencer.dac_bits:
             raise ValueError("projection and sequencer disagree on m or dac_bits")
-        self._proj, self._seq = projection, sequencer
+        self._proj, self._seq, self._digital = projection, sequencer, digital
         super().__init__({
             "i_token": In(stream.Signature(token_layout())),
             "o_token": Out(stream.Signature(scored_layout())),
-            "o_round": Out(range(max(sequencer.rounds, 2))),
-            "o_evaluate": Out(1),
-            "comparator": In(1),
             "framing_error": Out(1),
-            **dac_pins(sequencer.part, sequencer.n_dac, sequencer.part_bits),
+            **fpaa_pins(None if digital else sequencer),
         })
 
     def elaborate(self, platform):
         m = Module()
         s = self._seq
         m.submodules.projection = proj = Projection(self._proj)
-        m.submodules.sequencer = seq = DacSequencer(s)
-        m.submodules.capture = cap = ComparatorCapture(s.wait_cycles)
         m.submodules.tokens = tokens = SyncFIFOBuffered(width=token_layout().size, depth=4 * self._proj.d)
-        wiring.connect(m, proj.o_codes, seq.i_codes)
-        for name in ("o_round", "o_evaluate", *dac_pins(s.part, s.n_dac, s.part_bits)):
-            m.d.comb += getattr(self, name).eq(getattr(seq, name))
-        m.d.comb += [cap.i_evaluate.eq(seq.o_evaluate), seq.i_eval_ready.eq(cap.o_ready),
-                     cap.comparator.eq(self.comparator),
-                     self.framing_error.eq(proj.framing_error | seq.framing_error)]
+        if self._digital is not None:
+            m.submodules.digital = digital = DigitalScorer(self._digital)
+            wiring.connect(m, proj.o_codes, digital.i_codes)
+            keep = digital.o_keep
+            m.d.comb += self.framing_error.eq(proj.framing_error)
+        else:
+            m.submodules.sequencer = seq = DacSequencer(s)
+            m.submodules.capture = cap = ComparatorCapture(s.wait_cycles)
+            wiring.connect(m, proj.o_codes, seq.i_codes)
+            for name in ("o_round", "o_evaluate", *dac_pins(s.part, s.n_dac, s.part_bits)):
+                m.d.comb += getattr(self, name).eq(getattr(seq, name))
+            m.d.comb += [cap.i_evaluate.eq(seq.o_evaluate), seq.i_eval_ready.eq(cap.o_ready),
+                         cap.comparator.eq(self.comparator),
+                         self.framing_error.eq(proj.framing_error | seq.framing_error)]
+            keep = cap.o_keep
 
         # Tee: an element is taken only when both the projection and the token FIFO can take it.
         t = self.i_token
@@ -80,7 +104,7 @@ class Scorer(wiring.Component):
 
         # Join: each element of the FIFO's head token leaves with the head keep bit, which is popped at `last`.
         elem = data.View(token_layout(), tokens.r_data)
-        out, keep = self.o_token, cap.o_keep
+        out = self.o_token
         m.d.comb += [out.valid.eq(tokens.r_rdy & keep.valid),
                      out.payload.data.eq(elem.data), out.payload.first.eq(elem.first),
                      out.payload.last.eq(elem.last), out.payload.keep.eq(keep.payload.keep),

@@ -12,12 +12,12 @@ from amaranth.lib import wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
+from atis.golden.digital_scorer import DigitalScorerSpec
 from atis.golden.projection import ProjectionSpec
 from atis.golden.sequencer import SequencerSpec
 
-from .dac_port import dac_pins
 from .projection import _counter
-from .scorer import Scorer
+from .scorer import Scorer, fpaa_pins
 from .uart import UartRx, UartTx
 
 __all__ = ["ScorerTop"]
@@ -28,25 +28,28 @@ class ScorerTop(wiring.Component):
     24 MHz), ``led_keep`` (last token kept), ``led_error`` (sticky: UART framing/overrun or token framing).
     Latency and throughput are the scorer's plus the UART's 10 bit times per byte."""
 
-    def __init__(self, projection: ProjectionSpec, sequencer: SequencerSpec, uart_divisor: int):
-        self._proj, self._seq, self._div = projection, sequencer, uart_divisor
+    def __init__(self, projection: ProjectionSpec, sequencer: SequencerSpec, uart_divisor: int,
+                 digital: DigitalScorerSpec | None = None):
+        self._proj, self._seq, self._div, self._digital = projection, sequencer, uart_divisor, digital
         super().__init__({
-            "uart_rx": In(1, init=1), "uart_tx": Out(1, init=1), "comparator": In(1),
-            "o_round": Out(range(max(sequencer.rounds, 2))), "o_evaluate": Out(1),
+            "uart_rx": In(1, init=1), "uart_tx": Out(1, init=1),
             "led_heartbeat": Out(1), "led_keep": Out(1), "led_error": Out(1),
-            **dac_pins(sequencer.part, sequencer.n_dac, sequencer.part_bits),
+            **fpaa_pins(None if digital else sequencer),
         })
 
     def elaborate(self, platform):
         m = Module()
         s, d = self._seq, self._proj.d
-        m.submodules.scorer = scorer = Scorer(self._proj, s)
+        m.submodules.scorer = scorer = Scorer(self._proj, s, self._digital)
         m.submodules.rx = rx = UartRx(self._div)
         m.submodules.tx = tx = UartTx(self._div)
         m.submodules.answers = answers = SyncFIFOBuffered(width=8, depth=4)
-        for name in ("o_round", "o_evaluate", *dac_pins(s.part, s.n_dac, s.part_bits)):
-            m.d.comb += getattr(self, name).eq(getattr(scorer, name))
-        m.d.comb += [rx.rx.eq(self.uart_rx), self.uart_tx.eq(tx.tx), scorer.comparator.eq(self.comparator)]
+        for name, member in fpaa_pins(None if self._digital else s).items():
+            if member.flow == wiring.In:
+                m.d.comb += getattr(scorer, name).eq(getattr(self, name))
+            else:
+                m.d.comb += getattr(self, name).eq(getattr(scorer, name))
+        m.d.comb += [rx.rx.eq(self.uart_rx), self.uart_tx.eq(tx.tx)]
 
         # bytes -> token elements, framed by an element counter
         elem = _counter(d, "elem")

@@ -26,7 +26,8 @@ def test_writes_one_file_per_block_named_after_it(tmp_path, block, port_in, port
     AtisConfig(ModelConfig(d_model=16), ProjectionConfig(m=16, lanes=16, dac_bits=8, shift=0)),
     config_from_dict({"dac": {"part": "parallel", "n_channels": 3}, "projection": {"m": 20}}),
     config_from_dict({"dac": {"n_channels": 1, "sclk_divider": 2}, "projection": {"m": 3}}),
-], ids=["default", "padded-lanes", "all-lanes", "parallel-dac", "one-dac"])
+    config_from_dict({"fpga": {"scorer": "digital"}}),
+], ids=["default", "padded-lanes", "all-lanes", "parallel-dac", "one-dac", "digital-scorer"])
 def test_verilog_is_lint_clean_under_wall(tmp_path, cfg):
     for path in write_verilog(cfg, tmp_path):
         clean, output = lint_verilog(path)
