@@ -11,6 +11,7 @@ from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Modul
 from amaranth.lib.cdc import ResetSynchronizer
 
 from atis.config import AtisConfig, ConfigError
+from atis.golden.sequencer import resolve_sequencer
 from hdl.scorer import scorer_specs
 from hdl.scorer_top import ScorerTop
 
@@ -103,7 +104,7 @@ def prototype_resources(board: str, cfg: AtisConfig) -> list[Resource]:
     digital scorer)."""
     if cfg.fpga.scorer == "digital":
         return []
-    part, heads = cfg.dac.part, cfg.fpaa.heads.groups
+    part, heads = cfg.dac.part, resolve_sequencer(cfg).comparators
     if part != "ad5628":
         raise ConfigError(f"dac.part = {part}: board builds drive the PmodDA4 (ad5628)")
     p = PINS[board]
@@ -143,5 +144,5 @@ class BoardTop(Elaboratable):
             dac = platform.request("pmod_da4", 0)
             comparator = platform.request("fpaa_comparator", 0)
             m.d.comb += [dac.sync_n.o.eq(top.dac_sync_n), dac.din.o.eq(top.dac_din), dac.sclk.o.eq(top.dac_sclk),
-                         top.comparator.eq(comparator.i[0])]
+                         top.comparator.eq(comparator.i)]
         return m

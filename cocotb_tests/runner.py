@@ -72,6 +72,10 @@ BENCHES: list[Bench] = [
     Bench("scorer-spi", "scorer", "cocotb_tests.test_scorer",
           {"model": {"d_model": 16}, "projection": {"m": 16}, "dac": {"sclk_divider": 2}}),
     Bench("scorer-parallel", "scorer", "cocotb_tests.test_scorer", {"dac": {"part": "parallel"}}),
+    # Three replicated head groups, one comparator pin each, keep if 2 of 3 fire (vote in the capture).
+    Bench("scorer-heads", "scorer", "cocotb_tests.test_scorer",
+          {"model": {"d_model": 16}, "projection": {"m": 16}, "dac": {"sclk_divider": 2},
+           "fpaa": {"heads": {"count": 6, "groups": 3, "consensus_k": 2}}}),
 ]
 
 

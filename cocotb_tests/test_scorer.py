@@ -46,6 +46,7 @@ class TB:
         self.fpaa = FpaaBfm(scorer_model(self.cfg, self.spec, self.seq), round_signal=dut.o_round,
                             evaluate=dut.o_evaluate, comparator=dut.comparator, n_dac=self.seq.n_dac,
                             code_shift=self.seq.part_bits - self.seq.dac_bits,
+                            per_circuit=self.seq.comparators > 1,
                             sample_after_ns=(self.seq.wait_cycles + 1) * self.seq.clock_ns,
                             glitch=np.random.default_rng(self.seed + 7) if glitch else None,
                             constant=True if constant else None)

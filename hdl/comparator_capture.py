@@ -21,9 +21,10 @@ class ComparatorCapture(wiring.Component):
 
     Members
     -------
-    comparator : In(1)
-        The FPAA comparator output, asynchronous to the clock: it only ever reaches logic through a 2-flop
-        synchronizer, so a pin that toggles near a clock edge yields 0 or 1 (never X) and one bit per evaluation.
+    comparator : In(comparators)
+        The FPAA comparator outputs (one per replicated head group), asynchronous to the clock: they only reach
+        logic through 2-flop synchronizers, so a pin that toggles near a clock edge yields 0 or 1 (never X) and
+        there is one result per evaluation. ``keep`` = at least ``consensus_k`` of them high (seed §5.2).
     i_evaluate : In(1)
         One-cycle pulse from the sequencer.
     o_ready : Out(1)
@@ -36,23 +37,25 @@ class ComparatorCapture(wiring.Component):
     comparator's delay); the result is on ``o_keep`` two cycles after that.
     """
 
-    def __init__(self, wait_cycles: int):
-        if wait_cycles < 1:
-            raise ValueError("wait_cycles must be >= 1")
-        self._wait = wait_cycles
-        super().__init__({"comparator": In(1), "i_evaluate": In(1), "o_ready": Out(1),
+    def __init__(self, wait_cycles: int, comparators: int = 1, consensus_k: int = 1):
+        if wait_cycles < 1 or not 1 <= consensus_k <= comparators:
+            raise ValueError("wait_cycles must be >= 1 and consensus_k in 1..comparators")
+        self._wait, self._k = wait_cycles, consensus_k
+        super().__init__({"comparator": In(comparators), "i_evaluate": In(1), "o_ready": Out(1),
                           "o_keep": Out(stream.Signature(keep_layout()))})
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.results = results = SyncFIFOBuffered(width=keep_layout().size, depth=4)
-        meta, synced = Signal(), Signal()
+        n = len(self.comparator)
+        meta, synced = Signal(n), Signal(n)
         m.d.sync += [meta.eq(self.comparator), synced.eq(meta)]
+        votes = sum((synced[i] for i in range(1, n)), synced[0].as_unsigned())
         busy, count = Signal(), Signal(range(self._wait + 2))
         index = Signal(INDEX_BITS)
         entry = Signal(keep_layout())
         m.d.comb += [self.o_ready.eq(~busy & results.w_rdy),
-                     entry.keep.eq(synced), entry.index.eq(index), results.w_data.eq(entry),
+                     entry.keep.eq(votes >= self._k), entry.index.eq(index), results.w_data.eq(entry),
                      self.o_keep.valid.eq(results.r_rdy), self.o_keep.payload.eq(results.r_data),
                      results.r_en.eq(self.o_keep.ready)]
         with m.If(self.i_evaluate & ~busy):

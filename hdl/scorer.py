@@ -29,7 +29,8 @@ def fpaa_pins(sequencer: SequencerSpec | None) -> dict:
     """The pin-boundary members (DAC bus, round select, evaluate, comparator); none for the digital scorer."""
     if sequencer is None:
         return {}
-    return {"o_round": Out(range(max(sequencer.rounds, 2))), "o_evaluate": Out(1), "comparator": In(1),
+    return {"o_round": Out(range(max(sequencer.rounds, 2))), "o_evaluate": Out(1),
+            "comparator": In(sequencer.comparators),
             **dac_pins(sequencer.part, sequencer.n_dac, sequencer.part_bits)}
 
 
@@ -51,8 +52,9 @@ class Scorer(wiring.Component):
         The same elements in the same order with ``keep``/``index`` of their token; a token leaves once its keep
         bit is captured. Honours ``ready``: nothing is lost, duplicated or reordered under backpressure.
     dac pins, o_round, o_evaluate : the DAC sequencer's pins to the DAC and FPAA (see ``DacSequencer``).
-    comparator : In(1)
-        The FPAA's (consensus) comparator output, asynchronous.
+    comparator : In(comparators)
+        The FPAA's comparator outputs, asynchronous: one per replicated head group (k-of-G vote in the capture),
+        or one consensus pin.
     framing_error : Out(1)
         Sticky: the projection or the sequencer saw first/last disagree with their counters.
 
@@ -86,7 +88,7 @@ class Scorer(wiring.Component):
             m.d.comb += self.framing_error.eq(proj.framing_error)
         else:
             m.submodules.sequencer = seq = DacSequencer(s)
-            m.submodules.capture = cap = ComparatorCapture(s.wait_cycles)
+            m.submodules.capture = cap = ComparatorCapture(s.wait_cycles, s.comparators, s.consensus_k)
             wiring.connect(m, proj.o_codes, seq.i_codes)
             for name in ("o_round", "o_evaluate", *dac_pins(s.part, s.n_dac, s.part_bits)):
                 m.d.comb += getattr(self, name).eq(getattr(seq, name))

@@ -42,6 +42,8 @@ class SequencerSpec:
     settle_cycles: int        # last update -> evaluate
     wait_cycles: int          # evaluate -> comparator sampled, before the synchronizer's 2 cycles
     clock_ns: float
+    comparators: int = 1      # comparator pins: one per replicated head group (seed §5.2)
+    consensus_k: int = 1      # keep if at least k of them fire
 
     @property
     def rounds(self) -> int:
@@ -86,4 +88,13 @@ def resolve_sequencer(cfg: AtisConfig) -> SequencerSpec:
         part=dac.part, part_bits=part_bits, sclk_divider=dac.sclk_divider,
         settle_cycles=max(2, math.ceil(dac.settle_ns / clock_ns - 1e-9)),
         wait_cycles=max(1, math.ceil(cfg.fpga.compare_wait_ns / clock_ns - 1e-9)),
-        clock_ns=clock_ns)
+        clock_ns=clock_ns, **_comparator_pins(cfg))
+
+
+def _comparator_pins(cfg: AtisConfig) -> dict:
+    """Replicated head groups bring one comparator each to the FPGA, which takes the k-of-G vote; a time-
+    multiplexed array votes inside the FPAA and brings one pin."""
+    heads = cfg.fpaa.heads
+    if heads.multiplex == "replicated":
+        return {"comparators": heads.groups, "consensus_k": heads.consensus_k}
+    return {"comparators": 1, "consensus_k": 1}

@@ -18,7 +18,8 @@ __all__ = ["FpaaBfm"]
 
 
 class FpaaBfm:
-    """Pins: ``round_signal`` (which OTA input group follows the DAC), ``evaluate`` (in), ``comparator`` (out).
+    """Pins: ``round_signal`` (which OTA input group follows the DAC), ``evaluate`` (in), ``comparator`` (out: the
+    consensus keep, or with ``per_circuit`` one bit per head-group circuit for the FPGA's k-of-G vote).
 
     ``decisions``/``scores`` hold, per evaluation in order, the keep bit and analog score the model produced;
     ``ages_ns`` the time each OTA input had settled since its last update (what the vectorized model assumes).
@@ -27,13 +28,15 @@ class FpaaBfm:
     """
 
     def __init__(self, model: FpaaModel, *, round_signal, evaluate, comparator, n_dac: int, code_shift: int,
-                 sample_after_ns: float | None = None, glitch: np.random.Generator | None = None,
-                 constant: bool | None = None):
+                 per_circuit: bool = False, sample_after_ns: float | None = None,
+                 glitch: np.random.Generator | None = None, constant: bool | None = None):
         self.model, self.pins = model, model.pins()
         self.round_signal, self.evaluate, self.comparator = round_signal, evaluate, comparator
         self.n_dac, self.code_shift, self.m = n_dac, code_shift, model.m
         self.sample_after_ns, self.glitch = sample_after_ns, glitch
         self.constant = constant           # a constant comparator (overhead measurement): no model at all
+        self.per_circuit = per_circuit     # one pin per circuit (bit g = circuit g fired); else the consensus pin
+        self.width = len(comparator) if per_circuit else 1
         self.decisions: list[bool] = []
         self.scores: list[float] = []
         self.ages_ns: list[np.ndarray] = []
@@ -65,19 +68,21 @@ class FpaaBfm:
             await RisingEdge(self.evaluate)
             t = get_sim_time("ns")
             if self.constant is not None:
-                keep = self.constant
+                keep, level = self.constant, (1 << self.width) - 1 if self.constant else 0
             else:
                 self._advance_to(t)
                 result = self.pins.evaluate()
                 keep = bool(result.keep[0])
+                fired = result.fired[0]
+                level = sum(int(f) << g for g, f in enumerate(fired)) if self.per_circuit else int(keep)
                 self.scores.append(float(result.score[0]))
                 self.ages_ns.append(t - self._written)
             self.decisions.append(keep)
-            cocotb.start_soon(self._drive(keep, t))
+            cocotb.start_soon(self._drive(level, t))
 
-    async def _drive(self, keep: bool, t_eval: float) -> None:
+    async def _drive(self, level: int, t_eval: float) -> None:
         await Timer(self.model.cfg.fpaa.comparator.delay_ns, "ns")
-        self.comparator.value = int(keep)
+        self.comparator.value = level
         if self.glitch is None or self.sample_after_ns is None:
             return
         edge = t_eval + self.sample_after_ns
@@ -87,6 +92,6 @@ class FpaaBfm:
             if at > now:
                 await Timer(at - now, "ns")
                 now = at
-            self.comparator.value = int(self.glitch.integers(0, 2))
+            self.comparator.value = int(self.glitch.integers(0, 1 << self.width))
         await Timer(2.0, "ns")
-        self.comparator.value = int(keep)
+        self.comparator.value = level
