@@ -17,10 +17,11 @@ from typing import Any, Literal
 import yaml
 
 from .config_analog import (ComparatorConfig, DacConfig, EnergyConfig, FpaaConfig, FpgaConfig, HeadsConfig,
-                            OtaConfig, PrototypeConfig, TiaConfig, _int)
+                            OtaConfig, PrototypeConfig, TiaConfig, TransformerConfig, _int)
 
 __all__ = ["ConfigError", "ModelConfig", "ProjectionConfig", "FpgaConfig", "DacConfig", "OtaConfig", "TiaConfig",
-           "ComparatorConfig", "PrototypeConfig", "HeadsConfig", "FpaaConfig", "EnergyConfig", "AtisConfig",
+           "ComparatorConfig", "PrototypeConfig", "HeadsConfig", "FpaaConfig", "EnergyConfig", "TransformerConfig",
+           "AtisConfig",
            "load_config", "config_from_dict", "config_to_dict", "config_reference",
            "config_reference_markdown", "merge", "DEFAULT_CONFIG"]
 
@@ -64,6 +65,7 @@ class AtisConfig:
     dac: DacConfig = field(default_factory=DacConfig)
     fpaa: FpaaConfig = field(default_factory=FpaaConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
+    transformer: TransformerConfig = field(default_factory=TransformerConfig)
     source: Path | None = field(default=None, compare=False, metadata={"internal": True})
 
 
@@ -150,6 +152,8 @@ def _cross_check(cfg: AtisConfig) -> None:
         raise ConfigError("projection.calibration: required when projection.kind = topvar "
                           "(an .npz holding tokens[N, d])")
     _cross_check_analog(cfg)
+    if d % cfg.transformer.heads:
+        raise ConfigError(f"transformer.heads = {cfg.transformer.heads}: must divide model.d_model ({d})")
 
 
 def _ordered(path_lo: str, lo: float, path_hi: str, hi: float) -> None:

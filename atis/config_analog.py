@@ -155,3 +155,18 @@ class EnergyConfig:
     seq_len: int = field(default=1024, metadata=_int(1, 1 << 20, "tokens per sequence whose attention is costed"))
     attention_pJ_per_element: float = field(default=128.0, metadata=_num(0.0, 1e9, "per n² element: Q·K and A·V "
                                                                                   "at d = 64, 1 pJ/MAC"))
+
+
+@dataclass(frozen=True, slots=True)
+class TransformerConfig:
+    """The small int8 encoder the prototype runs after pruning (seed §6.2: 16-64 dims)."""
+    layers: int = field(default=1, metadata=_int(1, 4, "encoder blocks"))
+    heads: int = field(default=2, metadata=_int(1, 4, "attention heads; divide model.d_model"))
+    ffn: int = field(default=64, metadata=_int(4, 512, "FFN hidden width"))
+    classes: int = field(default=10, metadata=_int(2, 256, "classifier outputs"))
+    mask: Literal["drop", "keymask"] = field(
+        default="keymask", metadata=_choice("drop: pruned tokens leave before the block; keymask: they stay as "
+                                            "queries, masked as keys"))
+    weights: Path | None = field(default=None, metadata={"doc": ".npz of atis.golden.transformer (null: seeded "
+                                                                "random weights)"})
+    seed: int = field(default=11, metadata=_int(0, 2**32 - 1, "seed of the random weights"))

@@ -51,6 +51,8 @@ def test_round_trips_through_dict():
     ({"dac": {"sclk_divider": 3}}, "dac.sclk_divider = 3: must be even"),
     ({"dac": {"sclk_divider": 2}, "fpga": {"clock_MHz": 200}}, "dac.sclk_divider = 2: SCLK would be 100 MHz"),
     ({"fpga": {"compare_wait_ns": 10}}, "fpga.compare_wait_ns = 10: must be >= fpaa.comparator.delay_ns (20)"),
+    ({"transformer": {"heads": 3}}, "transformer.heads = 3: must divide model.d_model (64)"),
+    ({"transformer": {"mask": "soft"}}, "transformer.mask = 'soft': must be one of drop, keymask"),
     ({"dac": {"settle_ns": 2000}}, "dac.settle_ns = 2000: must be <= the token period"),
     ({"dac": {"v_zero": 3.0}}, "dac.v_zero = 3: must be below dac.v_full"),
 ])
