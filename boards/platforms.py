@@ -23,7 +23,8 @@ CONFIGS = Path(__file__).resolve().parent.parent / "configs"
 
 
 def _ice40_pll(m: Module, platform, clk_target_MHz: float) -> Signal:
-    """12 MHz pad -> SB_PLL40_PAD (values of `icepll -i 12 -o 24`); returns the PLL lock."""
+    """12 MHz pad -> SB_PLL40_PAD -> 24 MHz; returns the PLL lock.
+    f_VCO = 12·(DIVF+1)/(DIVR+1) = 768 MHz (range 533-1066), f_out = f_VCO / 2^DIVQ = 24 MHz."""
     if clk_target_MHz != 24.0:
         raise ConfigError(f"fpga.clock_MHz = {clk_target_MHz:g}: the iCEBreaker build has a PLL for 24 MHz only")
     pad = platform.request("clk12", dir="-")
@@ -35,7 +36,8 @@ def _ice40_pll(m: Module, platform, clk_target_MHz: float) -> Signal:
 
 
 def _ecp5_pll(m: Module, platform, clk_target_MHz: float) -> Signal:
-    """25 MHz -> EHXPLLL, VCO 600 MHz (values of `ecppll -i 25 -o 75`); returns the PLL lock."""
+    """25 MHz -> EHXPLLL -> 75 MHz; returns the PLL lock.
+    f_out = 25·CLKFB_DIV/CLKI_DIV = 75 MHz (feedback from CLKOP), f_VCO = f_out·CLKOP_DIV = 600 MHz (400-800)."""
     if clk_target_MHz != 75.0:
         raise ConfigError(f"fpga.clock_MHz = {clk_target_MHz:g}: the ULX3S build has a PLL for 75 MHz only")
     clk25 = platform.request("clk25", 0)
