@@ -15,6 +15,7 @@ from atis.toolchain import activate_verilator
 from .projection import Projection
 from .mask_gate import MaskGate
 from .scorer import Scorer, scorer_specs
+from .softmax import Softmax
 
 __all__ = ["BLOCKS", "MODULE_PREFIX", "LINT_WAIVERS", "build_block", "block_verilog", "write_verilog", "lint_verilog"]
 
@@ -26,6 +27,7 @@ BLOCKS: dict[str, Callable[[AtisConfig], wiring.Component]] = {
     "projection": lambda cfg: Projection(resolve_projection(cfg)),
     "scorer": lambda cfg: Scorer(*scorer_specs(cfg)),
     "mask_gate": lambda cfg: MaskGate(cfg.model.seq_len),
+    "softmax": lambda cfg: Softmax(cfg.model.seq_len),
 }
 
 #: Verilator -Wall waivers for Amaranth's generated Verilog, each with the reason it is safe.

@@ -1,0 +1,102 @@
+"""Integer softmax of one attention row; golden: ``atis.golden.transformer.softmax_int`` (all keys kept — the mask
+gate has already removed pruned keys)."""
+from __future__ import annotations
+
+from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from atis.golden.transformer import EXP_LUT
+
+from .projection import _counter
+
+__all__ = ["Softmax", "logit_layout", "prob_layout"]
+
+
+def logit_layout() -> data.StructLayout:
+    return data.StructLayout({"s8": signed(8), "first": 1, "last": 1})
+
+
+def prob_layout() -> data.StructLayout:
+    """Q7 probability (128 = 1.0) of each key, in input order."""
+    return data.StructLayout({"p": unsigned(8), "first": 1, "last": 1})
+
+
+class Softmax(wiring.Component):
+    """P = (EXP_LUT[max − s]·⌊2^31 / ΣE⌋) >> 24 for a row of up to ``max_len`` int8 logits.
+
+    Members
+    -------
+    i_logits : In(stream.Signature(logit_layout()))
+        One row: ``first`` on the first logit, ``last`` on the last (rows of 1..max_len logits).
+    o_probs : Out(stream.Signature(prob_layout()))
+        The row's probabilities in the same order; honours ``ready``.
+
+    Phases per row of k logits: load (k cycles, tracking the max) -> exp + sum (k cycles, LUT of 256 x 16 bits)
+    -> reciprocal (32 cycles, restoring division) -> normalize/out (k cycles with a ready sink). One row at a time:
+    about 3k + 34 cycles per row (the attention engine overlaps rows across heads).
+    """
+
+    def __init__(self, max_len: int):
+        self._n = max_len
+        super().__init__({"i_logits": In(stream.Signature(logit_layout())),
+                          "o_probs": Out(stream.Signature(prob_layout()))})
+
+    def elaborate(self, platform):
+        m = Module()
+        n = self._n
+        m.submodules.row = row = Memory(shape=unsigned(16), depth=max(n, 2), init=[])
+        m.submodules.lut = lut = Memory(shape=unsigned(16), depth=256, init=[int(e) for e in EXP_LUT])
+        wr, rd, lut_rd = row.write_port(), row.read_port(domain="comb"), lut.read_port(domain="comb")
+        length, idx = _counter(n + 1, "length"), _counter(n + 1, "idx")
+        top = Signal(signed(8))
+        total = Signal(32)
+        recip, rem, step = Signal(32), Signal(33), Signal(range(33))
+        x = self.i_logits.payload
+        m.d.comb += rd.addr.eq(idx)
+
+        with m.FSM():
+            with m.State("LOAD"):                 # store the logits (offset by 128 to fit unsigned) and the max
+                m.d.comb += [self.i_logits.ready.eq(1), wr.addr.eq(length), wr.data.eq(x.s8 + 128),
+                             wr.en.eq(self.i_logits.valid)]
+                with m.If(self.i_logits.valid):
+                    m.d.sync += length.eq(length + 1)
+                    with m.If((length == 0) | (x.s8 > top)):
+                        m.d.sync += top.eq(x.s8)
+                    with m.If(x.last | (length == n - 1)):
+                        m.d.sync += [idx.eq(0), total.eq(0)]
+                        m.next = "EXP"
+            with m.State("EXP"):                  # E = LUT[max − s], written back in place; total = ΣE
+                diff = Signal(9)
+                m.d.comb += [diff.eq(top + 128 - rd.data), lut_rd.addr.eq(diff),
+                             wr.addr.eq(idx), wr.data.eq(lut_rd.data), wr.en.eq(1)]
+                m.d.sync += [total.eq(total + lut_rd.data), idx.eq(idx + 1)]
+                with m.If(idx == length - 1):
+                    m.d.sync += [recip.eq(0), rem.eq(0), step.eq(0)]
+                    m.next = "DIVIDE"
+            with m.State("DIVIDE"):               # restoring division of 2^31 by total, one quotient bit per cycle
+                numerator_bit = Signal()
+                m.d.comb += numerator_bit.eq(step == 0)      # 2^31 = a single 1 followed by 31 zeros
+                trial = Signal(33)
+                m.d.comb += trial.eq((rem << 1) | numerator_bit)
+                with m.If(trial >= total):
+                    m.d.sync += [rem.eq(trial - total), recip.eq((recip << 1) | 1)]
+                with m.Else():
+                    m.d.sync += [rem.eq(trial), recip.eq(recip << 1)]
+                m.d.sync += step.eq(step + 1)
+                with m.If(step == 31):
+                    m.d.sync += idx.eq(0)
+                    m.next = "OUT"
+            with m.State("OUT"):
+                product = Signal(48)
+                m.d.comb += [product.eq(rd.data * recip), self.o_probs.valid.eq(1),
+                             self.o_probs.payload.p.eq(product >> 24),
+                             self.o_probs.payload.first.eq(idx == 0),
+                             self.o_probs.payload.last.eq(idx == length - 1)]
+                with m.If(self.o_probs.ready):
+                    m.d.sync += idx.eq(idx + 1)
+                    with m.If(idx == length - 1):
+                        m.d.sync += length.eq(0)
+                        m.next = "LOAD"
+        return m
