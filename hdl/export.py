@@ -10,10 +10,12 @@ from amaranth.lib import wiring
 
 from atis.config import AtisConfig
 from atis.golden.projection import resolve_projection
+from atis.golden.transformer import load_weights
 from atis.toolchain import activate_verilator
 
-from .projection import Projection
+from .attention import AttentionHead
 from .mask_gate import MaskGate
+from .projection import Projection
 from .scorer import Scorer, scorer_specs
 from .softmax import Softmax
 
@@ -28,6 +30,7 @@ BLOCKS: dict[str, Callable[[AtisConfig], wiring.Component]] = {
     "scorer": lambda cfg: Scorer(*scorer_specs(cfg)),
     "mask_gate": lambda cfg: MaskGate(cfg.model.seq_len),
     "softmax": lambda cfg: Softmax(cfg.model.seq_len),
+    "attention_head": lambda cfg: attention_head(cfg),
 }
 
 #: Verilator -Wall waivers for Amaranth's generated Verilog, each with the reason it is safe.
@@ -47,6 +50,13 @@ LINT_WAIVERS = [
     # per top block is the export's contract.
     "-Wno-DECLFILENAME",
 ]
+
+
+def attention_head(cfg: AtisConfig) -> AttentionHead:
+    """Head 0 of block 0 of the configured transformer (score shift from its weights)."""
+    dh = cfg.model.d_model // cfg.transformer.heads
+    shift = load_weights(cfg.transformer, cfg.model.d_model).blocks[0].shifts["s"]
+    return AttentionHead(cfg.model.seq_len, dh, min(cfg.projection.lanes, dh), shift)
 
 
 def build_block(name: str, cfg: AtisConfig) -> wiring.Component:

@@ -21,7 +21,7 @@ def test_help_lists_every_command():
 def test_verilog_writes_and_lints_the_projection(tmp_path):
     proc = atis("verilog", "--config", "configs/default.yaml", "--out", str(tmp_path), "--lint")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("lint clean") == 4
+    assert proc.stdout.count("lint clean") == 5
     assert "module atis_projection(" in (tmp_path / "atis_projection.v").read_text()
 
 

@@ -14,7 +14,8 @@ from hdl.export import lint_verilog, write_verilog
                                                      ("scorer", "i_token__payload", "dac_sclk")])
 def test_writes_one_file_per_block_named_after_it(tmp_path, block, port_in, port_out):
     paths = {p.name: p for p in write_verilog(load_config(), tmp_path)}
-    assert sorted(paths) == ["atis_mask_gate.v", "atis_projection.v", "atis_scorer.v", "atis_softmax.v"]
+    assert sorted(paths) == ["atis_attention_head.v", "atis_mask_gate.v", "atis_projection.v", "atis_scorer.v",
+                             "atis_softmax.v"]
     text = paths[f"atis_{block}.v"].read_text()
     ports = re.search(rf"^module atis_{block}\((.*?)\);", text, re.M)[1].replace(" ", "").split(",")
     assert f"atis_{block}" not in ports and port_in in ports and port_out in ports
