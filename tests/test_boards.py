@@ -60,9 +60,9 @@ def test_wiring_table_covers_dac_channels_and_comparators():
 
 
 @pytest.mark.board
-@pytest.mark.parametrize("board, target, bitstream", [("icebreaker", 24.0, "atis.bin"),
-                                                      ("ulx3s-85f", 75.0, "atis.bit")])
+@pytest.mark.parametrize("board, target, bitstream", [("icebreaker", 24.0, "atis.bin")])
 def test_board_build_fits_and_meets_its_clock(tmp_path, board, target, bitstream):
+    """The iCE40 build in the regression; every board's figures: benchmarks/board_builds.py."""
     proc = atis("build", "--board", board, "--out", str(tmp_path), "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
