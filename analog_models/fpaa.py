@@ -74,11 +74,9 @@ class FpaaModel:
         self._dac_state = self.dac.midscale
         self.reference_codes: np.ndarray | None = None
         self._reference_spread = None
-        if f.comparator.threshold == "target":
-            if reference_codes is None:
-                raise ValueError("fpaa.comparator.threshold = target needs reference tokens to calibrate θ on")
-            self.calibrate(reference_codes)
-        elif reference_codes is not None:
+        if reference_codes is None and f.comparator.threshold == "target":
+            raise ValueError("fpaa.comparator.threshold = target needs reference tokens to calibrate θ on")
+        if reference_codes is not None:
             self.calibrate(reference_codes)
 
     # -- the shared evaluation -------------------------------------------------------------------------------

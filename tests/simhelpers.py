@@ -1,6 +1,8 @@
 """Helpers shared by the Amaranth-simulator tests."""
 from __future__ import annotations
 
+from amaranth.sim import Simulator
+
 
 async def stream_put(ctx, port, payload):
     """Offer one payload on an ``amaranth.lib.stream`` port and wait for its transfer."""
@@ -8,3 +10,19 @@ async def stream_put(ctx, port, payload):
     ctx.set(port.valid, 1)
     await ctx.tick().until(port.ready)
     ctx.set(port.valid, 0)
+
+
+async def stream_take(ctx, port, ready: bool):
+    """One clock of a sink on ``port``: drive ``ready``, tick, and return the payload transferred (else None)."""
+    ctx.set(port.ready, ready)
+    _, _, valid, taken, payload = await ctx.tick().sample(port.valid, port.ready, port.payload)
+    return payload if valid and taken else None
+
+
+def run_with_clock(dut, source, sink) -> None:
+    """A 100 MHz clock, ``source`` in the background, until ``sink`` returns."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(source, background=True)
+    sim.add_testbench(sink)
+    sim.run()

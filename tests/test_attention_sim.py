@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from atis.golden.quant import requantize_signed
 from atis.golden.transformer import softmax_int
 from hdl.attention import AttentionHead
-from simhelpers import stream_put
+from simhelpers import run_with_clock, stream_put, stream_take
 
 MAX_LEN, DH, SHIFT = 8, 6, 7
 
@@ -31,10 +30,8 @@ def run_head(seqs, lanes):
     async def sink(ctx):
         cycle, current = 0, []
         while len(rows) < len(seqs):
-            ctx.set(dut.o_rows.ready, cycle % 4 != 3)
-            _, _, valid, ready, payload = await ctx.tick().sample(dut.o_rows.valid, dut.o_rows.ready,
-                                                                   dut.o_rows.payload)
-            if valid and ready:
+            payload = await stream_take(ctx, dut.o_rows, cycle % 4 != 3)
+            if payload is not None:
                 current.append([int(x) for x in payload.a])
                 if payload.last:
                     rows.append(np.array(current))
@@ -43,11 +40,7 @@ def run_head(seqs, lanes):
                     cycles.append(ctx.get(dut.cycles))
             cycle += 1
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(source, background=True)
-    sim.add_testbench(sink)
-    sim.run()
+    run_with_clock(dut, source, sink)
     return rows, cycles
 
 

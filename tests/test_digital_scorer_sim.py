@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import numpy as np
-from amaranth.sim import Simulator
 
 from atis.config import config_from_dict
 from atis.golden.digital_scorer import digital_keep, digital_scores
 from atis.golden.projection import projection_codes
 from atis.scoring import random_tokens
 from hdl.scorer import Scorer, scorer_specs
-from simhelpers import stream_put
+from simhelpers import run_with_clock, stream_put, stream_take
 
 
 def test_scorer_with_digital_scoring_matches_golden_under_backpressure():
@@ -33,18 +32,12 @@ def test_scorer_with_digital_scoring_matches_golden_under_backpressure():
     async def sink(ctx):
         cycle = 0
         while len(got) < tokens.size:
-            ctx.set(dut.o_token.ready, (cycle * 7) % 5 < 3)
-            _, _, valid, ready, payload = await ctx.tick().sample(dut.o_token.valid, dut.o_token.ready,
-                                                                   dut.o_token.payload)
-            if valid and ready:
+            payload = await stream_take(ctx, dut.o_token, (cycle * 7) % 5 < 3)
+            if payload is not None:
                 got.append((int(payload.data), int(payload.keep), int(payload.index)))
             cycle += 1
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(source, background=True)
-    sim.add_testbench(sink)
-    sim.run()
+    run_with_clock(dut, source, sink)
     data, keep, index = (np.array(c) for c in zip(*got))
     assert data.tolist() == tokens.reshape(-1).tolist()
     assert index.tolist() == np.repeat(np.arange(len(tokens)), 16).tolist()

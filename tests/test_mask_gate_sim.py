@@ -3,11 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from amaranth.sim import Simulator
 
 from atis.golden.mask_gate import mask_gate
 from hdl.mask_gate import MaskGate
-from simhelpers import stream_put
+from simhelpers import run_with_clock, stream_put
 
 D, SEQ = 3, 5
 
@@ -38,11 +37,7 @@ def run(tokens: np.ndarray, keep: np.ndarray, rng) -> tuple[list[dict], list[int
             if cv and cr:
                 counts.append(int(cp.count))
 
-    sim = Simulator(dut)
-    sim.add_clock(1e-8)
-    sim.add_testbench(source, background=True)
-    sim.add_testbench(sink)
-    sim.run()
+    run_with_clock(dut, source, sink)
     assert elements == expected_elements
     assert counts == expected_counts
     return elements, counts

@@ -10,7 +10,7 @@ from amaranth.sim import Simulator
 from atis.config import AtisConfig, ModelConfig, ProjectionConfig
 from atis.golden.projection import projection_codes, resolve_projection
 from hdl.projection import Projection
-from simhelpers import stream_put
+from simhelpers import stream_put, stream_take
 
 
 def simulate(spec, tokens, *, framing=None, sink_every: int = 1):
@@ -27,10 +27,8 @@ def simulate(spec, tokens, *, framing=None, sink_every: int = 1):
     async def sink(ctx):
         cycle = 0
         while len(got) < tokens.shape[0] * spec.m and cycle < 200_000:
-            ctx.set(dut.o_codes.ready, cycle % sink_every == 0)
-            _, _, valid, ready, payload = await ctx.tick().sample(dut.o_codes.valid, dut.o_codes.ready,
-                                                                   dut.o_codes.payload)
-            if valid and ready:
+            payload = await stream_take(ctx, dut.o_codes, cycle % sink_every == 0)
+            if payload is not None:
                 got.append((int(payload.code), int(payload.first), int(payload.last)))
             cycle += 1
 

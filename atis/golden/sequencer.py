@@ -75,9 +75,6 @@ class SequencerSpec:
         per_round = (self.update_offsets() + self.settle_cycles) * self.clock_ns
         return np.repeat(per_round, self.round_sizes()).astype(np.float64)
 
-    def spi_bits_per_token(self) -> int:
-        return 32 * self.m if self.part == "ad5628" else 0
-
 
 def resolve_sequencer(cfg: AtisConfig) -> SequencerSpec:
     clock_ns = 1e3 / cfg.fpga.clock_MHz
