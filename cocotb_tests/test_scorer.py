@@ -12,7 +12,7 @@ import time
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb.simtime import get_sim_time
+from cocotb_tests.bfm.simtime import Elapsed
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
 from atis.config import load_config
@@ -38,6 +38,7 @@ class TB:
         self.seed = int(os.environ.get("ATIS_BENCH_SEED", "1"))
         self.d = self.spec.d
         cocotb.start_soon(Clock(dut.clk, self.seq.clock_ns, unit="ns").start())
+        self.elapsed = Elapsed()        # one time base, starting with the clock, for every timed BFM
         bus = StreamBus.from_prefix(dut, "i_token")
         self.source = StreamSource(bus, dut.clk, dut.rst, layout=token_layout())
         self.accepted = StreamMonitor(bus, dut.clk, dut.rst, layout=token_layout())
@@ -49,19 +50,21 @@ class TB:
                             per_circuit=self.seq.comparators > 1,
                             sample_after_ns=(self.seq.wait_cycles + 1) * self.seq.clock_ns,
                             glitch=np.random.default_rng(self.seed + 7) if glitch else None,
-                            constant=True if constant else None)
+                            constant=True if constant else None, elapsed=self.elapsed)
         if self.seq.part == "ad5628":
-            self.dac = Ad5628Monitor(dut.dac_sync_n, dut.dac_sclk, dut.dac_din, on_update=self.fpaa.on_dac_update)
+            self.dac = Ad5628Monitor(dut.dac_sync_n, dut.dac_sclk, dut.dac_din, on_update=self.fpaa.on_dac_update,
+                                     elapsed=self.elapsed)
         else:
             self.dac = ParallelDacMonitor(dut.clk, dut.dac_channel, dut.dac_code, dut.dac_strobe, dut.dac_update,
-                                          channels=self.seq.n_dac, on_update=self.fpaa.on_dac_update)
+                                          channels=self.seq.n_dac, on_update=self.fpaa.on_dac_update,
+                                          elapsed=self.elapsed)
         self.evaluations: list[tuple[float, int]] = []     # (time ns, SPI bits clocked so far)
         cocotb.start_soon(self._count_evaluations())
 
     async def _count_evaluations(self) -> None:
         while True:
             await RisingEdge(self.dut.o_evaluate)
-            self.evaluations.append((get_sim_time("ns"), getattr(self.dac, "bits_clocked", 0)))
+            self.evaluations.append((self.elapsed.ns(), getattr(self.dac, "bits_clocked", 0)))
 
     async def reset(self) -> None:
         self.dut.rst.value = 1

@@ -1,5 +1,6 @@
 """DAC-side BFMs: an AD5628 SPI monitor (decodes and checks frames, models the part's registers) and a parallel
-DAC bus monitor. Both report output updates to a callback ``on_update({channel: code}, time_ns)``.
+DAC bus monitor. Both report output updates to a callback ``on_update({channel: code}, time_ns)``, time on the
+``elapsed`` clock they are given (share it with the FPAA BFM).
 
 AD5628 facts: ``../shared/reference/ad5628-spi.md``. Decoding is written from the data sheet, not from the RTL.
 """
@@ -9,8 +10,9 @@ import logging
 from collections.abc import Callable
 
 import cocotb
-from cocotb.simtime import get_sim_time
 from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge
+
+from .simtime import Elapsed
 
 __all__ = ["Ad5628Monitor", "ParallelDacMonitor"]
 
@@ -20,7 +22,8 @@ UpdateCallback = Callable[[dict[int, int], float], None]
 class _DacModel:
     """Input and DAC registers of an octal DAC; protocol problems collected in ``protocol_errors``."""
 
-    def __init__(self, name: str, channels: int, on_update: UpdateCallback | None):
+    def __init__(self, name: str, channels: int, on_update: UpdateCallback | None, elapsed: Elapsed | None):
+        self.elapsed = elapsed or Elapsed()
         self.log = logging.getLogger(f"cocotb.{name}")
         self.channels = channels
         self.input_regs = [0] * channels
@@ -40,7 +43,7 @@ class _DacModel:
             changes[ch] = self.dac_regs[ch]
         self.updates += 1
         if self.on_update is not None:
-            self.on_update(changes, get_sim_time("ns"))
+            self.on_update(changes, self.elapsed.ns())
 
 
 class Ad5628Monitor(_DacModel):
@@ -52,8 +55,9 @@ class Ad5628Monitor(_DacModel):
     MIN_SCLK_NS = 20.0        # 50 MHz
     MIN_SYNC_HIGH_NS = 15.0
 
-    def __init__(self, sync_n, sclk, din, *, on_update: UpdateCallback | None = None):
-        super().__init__("ad5628", 8, on_update)
+    def __init__(self, sync_n, sclk, din, *, on_update: UpdateCallback | None = None,
+                 elapsed: Elapsed | None = None):
+        super().__init__("ad5628", 8, on_update, elapsed)
         self.sync_n, self.sclk, self.din = sync_n, sclk, din
         self.reference_on = False
         self.bits_clocked = 0
@@ -67,12 +71,12 @@ class Ad5628Monitor(_DacModel):
     async def _watch_sync(self) -> None:
         while True:
             await FallingEdge(self.sync_n)
-            now = get_sim_time("ns")
+            now = self.elapsed.ns()
             if self._sync_rose is not None and now - self._sync_rose < self.MIN_SYNC_HIGH_NS:
                 self._error(f"SYNC high for {now - self._sync_rose} ns (< {self.MIN_SYNC_HIGH_NS})")
             self._bits, self._last_fall = [], None
             await RisingEdge(self.sync_n)
-            self._sync_rose = get_sim_time("ns")
+            self._sync_rose = self.elapsed.ns()
             if self._bits is not None and len(self._bits) < 32:
                 self._error(f"SYNC rose after {len(self._bits)} bits: frame aborted")
             self._bits = None
@@ -82,7 +86,7 @@ class Ad5628Monitor(_DacModel):
             await FallingEdge(self.sclk)
             if self._bits is None:
                 continue                      # SCLK while SYNC is high: the part ignores it
-            now = get_sim_time("ns")
+            now = self.elapsed.ns()
             if self._last_fall is not None and now - self._last_fall < self.MIN_SCLK_NS:
                 self._error(f"SCLK period {now - self._last_fall} ns (< {self.MIN_SCLK_NS})")
             self._last_fall = now
@@ -124,8 +128,8 @@ class ParallelDacMonitor(_DacModel):
     """``strobe`` writes ``code`` into input register ``channel``; ``update`` copies all inputs to the outputs."""
 
     def __init__(self, clock, channel, code, strobe, update, *, channels: int,
-                 on_update: UpdateCallback | None = None):
-        super().__init__("parallel_dac", channels, on_update)
+                 on_update: UpdateCallback | None = None, elapsed: Elapsed | None = None):
+        super().__init__("parallel_dac", channels, on_update, elapsed)
         self.clock, self.channel, self.code, self.strobe, self.update = clock, channel, code, strobe, update
         cocotb.start_soon(self._run())
 

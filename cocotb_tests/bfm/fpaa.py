@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import cocotb
 import numpy as np
-from cocotb.simtime import get_sim_time
 from cocotb.triggers import RisingEdge, Timer
 
 from analog_models import FpaaModel
+
+from .simtime import Elapsed
 
 __all__ = ["FpaaBfm"]
 
@@ -29,8 +30,10 @@ class FpaaBfm:
 
     def __init__(self, model: FpaaModel, *, round_signal, evaluate, comparator, n_dac: int, code_shift: int,
                  per_circuit: bool = False, sample_after_ns: float | None = None,
-                 glitch: np.random.Generator | None = None, constant: bool | None = None):
+                 glitch: np.random.Generator | None = None, constant: bool | None = None,
+                 elapsed: Elapsed | None = None):
         self.model, self.pins = model, model.pins()
+        self.elapsed = elapsed or Elapsed()     # the DAC monitor's time base: pass the same one
         self.round_signal, self.evaluate, self.comparator = round_signal, evaluate, comparator
         self.n_dac, self.code_shift, self.m = n_dac, code_shift, model.m
         self.sample_after_ns, self.glitch = sample_after_ns, glitch
@@ -66,7 +69,7 @@ class FpaaBfm:
     async def _watch_evaluate(self) -> None:
         while True:
             await RisingEdge(self.evaluate)
-            t = get_sim_time("ns")
+            t = self.elapsed.ns()
             if self.constant is not None:
                 keep, level = self.constant, (1 << self.width) - 1 if self.constant else 0
             else:
@@ -86,7 +89,7 @@ class FpaaBfm:
         if self.glitch is None or self.sample_after_ns is None:
             return
         edge = t_eval + self.sample_after_ns
-        now = get_sim_time("ns")
+        now = self.elapsed.ns()
         for offset in (-2.0, -1.0, 0.0, 1.0):
             at = edge + offset
             if at > now:
