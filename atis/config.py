@@ -154,6 +154,8 @@ def _cross_check(cfg: AtisConfig) -> None:
     _cross_check_analog(cfg)
     if d % cfg.transformer.heads:
         raise ConfigError(f"transformer.heads = {cfg.transformer.heads}: must divide model.d_model ({d})")
+    if cfg.transformer.lanes > d:
+        raise ConfigError(f"transformer.lanes = {cfg.transformer.lanes}: must be in 1..model.d_model ({d})")
 
 
 def _ordered(path_lo: str, lo: float, path_hi: str, hi: float) -> None:

@@ -164,8 +164,10 @@ class TransformerConfig:
     heads: int = field(default=2, metadata=_int(1, 4, "attention heads; divide model.d_model"))
     ffn: int = field(default=64, metadata=_int(4, 512, "FFN hidden width"))
     classes: int = field(default=10, metadata=_int(2, 256, "classifier outputs"))
+    lanes: int = field(default=4, metadata=_int(1, 64, "RTL MAC lanes P of the attention and linear layers "
+                                                      "(DSP blocks); attention ≈ k²·(⌈dh/P⌉ + 2) cycles"))
     mask: Literal["drop", "keymask"] = field(
-        default="keymask", metadata=_choice("drop: pruned tokens leave before the block; keymask: they stay as "
+        default="drop", metadata=_choice("drop: pruned tokens leave before the block; keymask: they stay as "
                                             "queries, masked as keys"))
     weights: Path | None = field(default=None, metadata={"doc": ".npz of atis.golden.transformer (null: seeded "
                                                                 "random weights)"})

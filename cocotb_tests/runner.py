@@ -76,6 +76,10 @@ BENCHES: list[Bench] = [
     Bench("scorer-heads", "scorer", "cocotb_tests.test_scorer",
           {"model": {"d_model": 16}, "projection": {"m": 16}, "dac": {"sclk_divider": 2},
            "fpaa": {"heads": {"count": 6, "groups": 3, "consensus_k": 2}}}),
+    # The transformer: 2 blocks of d = 16 (2 heads), 16-token sequences, 3 lanes (so 16 = 5·3 + 1 pads a lane).
+    Bench("transformer", "transformer", "cocotb_tests.test_transformer",
+          {"model": {"d_model": 16, "seq_len": 16}, "projection": {"m": 16},
+           "transformer": {"layers": 2, "heads": 2, "ffn": 32, "classes": 4, "lanes": 3}}),
 ]
 
 

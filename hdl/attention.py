@@ -1,7 +1,6 @@
 """One attention head over the kept tokens only: S8 = rq(Q·Kᵀ, s), P = softmax, A = rq(P·V, 7).
 
-Golden: ``atis.golden.transformer`` (the per-head part of ``_block_int``, all keys kept — the mask gate has removed
-pruned tokens before the head sees them).
+Golden: ``atis.golden.transformer`` (the per-head part of ``_block_int``; keys are the tokens flagged ``key``).
 """
 from __future__ import annotations
 
@@ -10,16 +9,18 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .projection import _counter, requantize_expr
+from .linear import SHIFT_BITS, rq_var
+from .projection import _counter
 from .softmax import Softmax
 
 __all__ = ["AttentionHead", "qkv_layout", "head_out_layout"]
 
 
 def qkv_layout(dh: int) -> data.StructLayout:
-    """One kept token's query, key and value rows (int8 each); ``last`` marks the sequence's last kept token."""
+    """One token's query, key and value rows (int8 each); ``key``: the token is a key (kept); ``last`` marks the
+    sequence's last token."""
     row = data.ArrayLayout(signed(8), dh)
-    return data.StructLayout({"q": row, "k": row, "v": row, "last": 1})
+    return data.StructLayout({"q": row, "k": row, "v": row, "key": 1, "last": 1})
 
 
 def head_out_layout(dh: int) -> data.StructLayout:
@@ -27,29 +28,36 @@ def head_out_layout(dh: int) -> data.StructLayout:
 
 
 class AttentionHead(wiring.Component):
-    """Attention of k kept tokens (1 ≤ k ≤ ``max_len``) for one head of width ``dh`` with ``lanes`` MAC lanes.
+    """Attention of n_q query tokens over their n_k key tokens (1 ≤ n_q ≤ ``max_len``) for one head of width
+    ``dh`` with ``lanes`` MAC lanes. ``drop`` sends only kept tokens (n_q = n_k = k); ``keymask`` sends every token
+    with ``key`` = its keep bit (n_q = n, n_k = k). With no key at all every output row is 0 (as the golden model).
 
     Members
     -------
     i_qkv : In(stream.Signature(qkv_layout(dh)))
-        The sequence's k kept tokens, one per transfer. Taken only while the head is idle (one sequence at a time).
+        The sequence's tokens, one per transfer. Taken only while the head is idle (one sequence at a time).
     o_rows : Out(stream.Signature(head_out_layout(dh)))
-        k output rows ``A_i = rq(Σ_j P_ij·V_j, 7)`` in query order; honours ``ready``.
+        n_q output rows ``A_i = rq(Σ_j P_ij·V_j, 7)`` in query order; honours ``ready``.
+    shift : In(SHIFT_BITS)
+        Score requantization ``S8 = rq(Q·Kᵀ, shift)``; held while a sequence runs.
+    busy : Out(1)
+        The head is computing (after the load, excluding cycles where a finished row waits for ``ready``).
     cycles : Out(32)
-        Cycles from the first input transfer to the last output transfer of the latest sequence.
+        ``busy`` cycles of the latest sequence: the attention core's cost, independent of its neighbours' speed.
 
-    Per query: k·⌈dh/lanes⌉ cycles for the logits (``lanes`` multipliers) overlapped with the softmax unit's load,
-    then its exp/sum, 32-cycle reciprocal and output, which A·V consumes one key per cycle (dh multipliers):
-    cycles ≈ k²·(⌈dh/lanes⌉ + 2) + ≈34·k (measured in tests/test_attention_sim.py) — quadratic in the number of
-    kept tokens, which is where pruning pays (seed §4.3). One sequence at a time; no overlap across queries yet.
+    Per query: n_k·⌈dh/lanes⌉ cycles for the logits (``lanes`` multipliers) overlapped with the softmax unit's
+    load, then its exp/sum (n_k), 17-cycle reciprocal and output (n_k), which A·V consumes one key per cycle (dh
+    multipliers): cycles ≈ n_q·(n_k·(⌈dh/lanes⌉ + 2) + ≈20) — with drop, k²·(⌈dh/lanes⌉ + 2) + O(k), quadratic in
+    the kept tokens, which is where pruning pays (seed §4.3). One query row at a time.
     """
 
-    def __init__(self, max_len: int, dh: int, lanes: int, score_shift: int):
+    def __init__(self, max_len: int, dh: int, lanes: int):
         if not 1 <= lanes <= dh:
             raise ValueError("lanes must be in 1..dh")
-        self._n, self._dh, self._lanes, self._shift = max_len, dh, lanes, score_shift
+        self._n, self._dh, self._lanes = max_len, dh, lanes
         super().__init__({"i_qkv": In(stream.Signature(qkv_layout(dh))),
-                          "o_rows": Out(stream.Signature(head_out_layout(dh))), "cycles": Out(32)})
+                          "o_rows": Out(stream.Signature(head_out_layout(dh))), "shift": In(SHIFT_BITS),
+                          "busy": Out(1), "cycles": Out(32)})
 
     def elaborate(self, platform):
         m = Module()
@@ -60,14 +68,15 @@ class AttentionHead(wiring.Component):
         m.submodules.k = k_mem = Memory(shape=row, depth=max(n, 2), init=[])
         m.submodules.v = v_mem = Memory(shape=row, depth=max(n, 2), init=[])
         m.submodules.softmax = softmax = Softmax(n)
-        ports = [mem.write_port() for mem in (q_mem, k_mem, v_mem)]
+        q_wr, k_wr, v_wr = (mem.write_port() for mem in (q_mem, k_mem, v_mem))
         q_rd, k_rd, v_rd = (mem.read_port(domain="comb") for mem in (q_mem, k_mem, v_mem))
-        length, qi, kj = _counter(n + 1, "length"), _counter(n, "qi"), _counter(n, "kj")
+        nq, nk = _counter(n + 1, "nq"), _counter(n + 1, "nk")
+        qi, kj = _counter(n, "qi"), _counter(n, "kj")
         word, vj = _counter(words, "word"), _counter(n, "vj")
         dot = Signal(signed(32))
         acc = Signal(data.ArrayLayout(signed(32), dh))
-        counting, cycles = Signal(), Signal(32)     # running count; `self.cycles` holds the last finished one
-        with m.If(counting):
+        cycles = Signal(32)                          # running count; `self.cycles` holds the last finished one
+        with m.If(self.busy):
             m.d.sync += cycles.eq(cycles + 1)
         t = self.i_qkv.payload
 
@@ -82,34 +91,38 @@ class AttentionHead(wiring.Component):
         m.d.comb += [q_rd.addr.eq(qi), k_rd.addr.eq(kj), v_rd.addr.eq(vj)]
 
         with m.FSM():
-            with m.State("LOAD"):
+            with m.State("LOAD"):                   # queries at nq; keys and values compacted at nk
                 m.d.comb += self.i_qkv.ready.eq(1)
-                for port, name in zip(ports, ("q", "k", "v")):
-                    m.d.comb += [port.addr.eq(length), port.data.eq(getattr(t, name)), port.en.eq(self.i_qkv.valid)]
+                m.d.comb += [q_wr.addr.eq(nq), q_wr.data.eq(t.q), q_wr.en.eq(self.i_qkv.valid)]
+                for port, name in ((k_wr, "k"), (v_wr, "v")):
+                    m.d.comb += [port.addr.eq(nk), port.data.eq(getattr(t, name)),
+                                 port.en.eq(self.i_qkv.valid & t.key)]
                 with m.If(self.i_qkv.valid):
-                    m.d.sync += length.eq(length + 1)
-                    with m.If(length == 0):
-                        m.d.sync += [counting.eq(1), cycles.eq(1)]
-                    with m.If(t.last | (length == n - 1)):
-                        m.d.sync += [qi.eq(0), kj.eq(0), word.eq(0), dot.eq(0)]
-                        m.next = "SCORE"
+                    m.d.sync += [nq.eq(nq + 1), nk.eq(nk + t.key)]
+                    with m.If(t.last | (nq == n - 1)):
+                        m.d.sync += [qi.eq(0), kj.eq(0), word.eq(0), dot.eq(0), acc.eq(0), cycles.eq(0)]
+                        with m.If((nk == 0) & ~t.key):
+                            m.next = "EMIT"         # no key: every row is 0
+                        with m.Else():
+                            m.next = "SCORE"
             with m.State("SCORE"):                  # one logit per ⌈dh/L⌉ cycles into the softmax unit
+                m.d.comb += self.busy.eq(1)
                 total = Signal(signed(32))
                 m.d.comb += total.eq(dot + lane_sum)
                 last_word = word == words - 1
                 m.d.comb += [softmax.i_logits.valid.eq(last_word),
-                             softmax.i_logits.payload.s8.eq(_rq8(total, self._shift)),
+                             softmax.i_logits.payload.s8.eq(rq_var(total, self.shift)),
                              softmax.i_logits.payload.first.eq(kj == 0),
-                             softmax.i_logits.payload.last.eq(kj == length - 1)]
+                             softmax.i_logits.payload.last.eq(kj == nk - 1)]
                 with m.If(~last_word):
                     m.d.sync += [dot.eq(total), word.eq(word + 1)]
                 with m.Elif(softmax.i_logits.ready):
                     m.d.sync += [dot.eq(0), word.eq(0), kj.eq(kj + 1)]
-                    with m.If(kj == length - 1):
+                    with m.If(kj == nk - 1):
                         m.d.sync += [kj.eq(0), vj.eq(0), acc.eq(0)]
                         m.next = "WEIGH"
             with m.State("WEIGH"):                  # A_i += P_ij·V_j, one key per softmax output
-                m.d.comb += softmax.o_probs.ready.eq(1)
+                m.d.comb += [self.busy.eq(1), softmax.o_probs.ready.eq(1)]
                 p = softmax.o_probs.payload
                 with m.If(softmax.o_probs.valid):
                     m.d.sync += vj.eq(vj + 1)
@@ -118,18 +131,15 @@ class AttentionHead(wiring.Component):
                     with m.If(p.last):
                         m.next = "EMIT"
             with m.State("EMIT"):
-                m.d.comb += [self.o_rows.valid.eq(1), self.o_rows.payload.last.eq(qi == length - 1)]
+                m.d.comb += [self.o_rows.valid.eq(1), self.o_rows.payload.last.eq(qi == nq - 1),
+                             self.busy.eq(self.o_rows.ready)]
                 for d in range(dh):
-                    m.d.comb += self.o_rows.payload.a[d].eq(_rq8(acc[d], 7))
+                    m.d.comb += self.o_rows.payload.a[d].eq(rq_var(acc[d], 7))
                 with m.If(self.o_rows.ready):
                     m.d.sync += qi.eq(qi + 1)
-                    m.next = "SCORE"
-                    with m.If(qi == length - 1):
-                        m.d.sync += [length.eq(0), counting.eq(0), self.cycles.eq(cycles + 1)]
+                    with m.If(nk != 0):
+                        m.next = "SCORE"
+                    with m.If(qi == nq - 1):
+                        m.d.sync += [nq.eq(0), nk.eq(0), self.cycles.eq(cycles + 1)]
                         m.next = "LOAD"
         return m
-
-
-def _rq8(value, shift: int):
-    """Signed requantization to int8 (round half up, saturate): the signed form of ``requantize_expr``."""
-    return (requantize_expr(value, shift, 8) - 128)[:8]

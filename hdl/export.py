@@ -10,7 +10,6 @@ from amaranth.lib import wiring
 
 from atis.config import AtisConfig
 from atis.golden.projection import resolve_projection
-from atis.golden.transformer import load_weights
 from atis.toolchain import activate_verilator
 
 from .attention import AttentionHead
@@ -18,6 +17,7 @@ from .mask_gate import MaskGate
 from .projection import Projection
 from .scorer import Scorer, scorer_specs
 from .softmax import Softmax
+from .transformer import Transformer
 
 __all__ = ["BLOCKS", "MODULE_PREFIX", "LINT_WAIVERS", "build_block", "block_verilog", "write_verilog", "lint_verilog"]
 
@@ -31,6 +31,7 @@ BLOCKS: dict[str, Callable[[AtisConfig], wiring.Component]] = {
     "mask_gate": lambda cfg: MaskGate(cfg.model.seq_len),
     "softmax": lambda cfg: Softmax(cfg.model.seq_len),
     "attention_head": lambda cfg: attention_head(cfg),
+    "transformer": lambda cfg: transformer(cfg),
 }
 
 #: Verilator -Wall waivers for Amaranth's generated Verilog, each with the reason it is safe.
@@ -49,14 +50,31 @@ LINT_WAIVERS = [
     # A hierarchical block is written as one file holding its submodules (`atis_scorer.capture`, ...): one file
     # per top block is the export's contract.
     "-Wno-DECLFILENAME",
+    # A struct field tied to a constant (the pool's unused ``tag.key``) becomes an `always @*` with nothing to
+    # read; it holds its constant, which is the intent.
+    "-Wno-ALWNEVER",
 ]
 
 
 def attention_head(cfg: AtisConfig) -> AttentionHead:
-    """Head 0 of block 0 of the configured transformer (score shift from its weights)."""
+    """One head of the configured transformer (its score shift is a run-time input)."""
     dh = cfg.model.d_model // cfg.transformer.heads
-    shift = load_weights(cfg.transformer, cfg.model.d_model).blocks[0].shifts["s"]
-    return AttentionHead(cfg.model.seq_len, dh, min(cfg.projection.lanes, dh), shift)
+    return AttentionHead(cfg.model.seq_len, dh, min(cfg.transformer.lanes, dh))
+
+
+#: The transformer RTL's limits (the golden model has none): mean-norm divides by d with a shift, and every
+#: attention head buffers a whole sequence.
+TRANSFORMER_MAX_LEN = 256
+
+
+def transformer(cfg: AtisConfig) -> Transformer:
+    t, d, n = cfg.transformer, cfg.model.d_model, cfg.model.seq_len
+    if d & (d - 1):
+        raise ValueError(f"model.d_model = {d}: the transformer RTL needs a power of two (mean-norm is a shift)")
+    if n > TRANSFORMER_MAX_LEN:
+        raise ValueError(f"model.seq_len = {n}: the transformer RTL buffers whole sequences, at most "
+                         f"{TRANSFORMER_MAX_LEN} tokens")
+    return Transformer(d=d, heads=t.heads, ffn=t.ffn, layers=t.layers, classes=t.classes, max_len=n, lanes=t.lanes)
 
 
 def build_block(name: str, cfg: AtisConfig) -> wiring.Component:

@@ -13,6 +13,9 @@ from .projection import _counter
 
 __all__ = ["Softmax", "logit_layout", "prob_layout"]
 
+QUOTIENT_BITS = 17          # ⌊2^31 / ΣE⌋ ≤ 2^16 because ΣE ≥ EXP_LUT[0] = 2^15
+assert EXP_LUT[0] == 1 << 15
+
 
 def logit_layout() -> data.StructLayout:
     return data.StructLayout({"s8": signed(8), "first": 1, "last": 1})
@@ -34,8 +37,12 @@ class Softmax(wiring.Component):
         The row's probabilities in the same order; honours ``ready``.
 
     Phases per row of k logits: load (k cycles, tracking the max) -> exp + sum (k cycles, LUT of 256 x 16 bits)
-    -> reciprocal (32 cycles, restoring division) -> normalize/out (k cycles with a ready sink). One row at a time:
-    about 3k + 34 cycles per row (the attention engine overlaps rows across heads).
+    -> reciprocal (17 cycles, restoring division) -> normalize/out (k cycles with a ready sink). One row at a time:
+    about 3k + 19 cycles per row.
+
+    The row max contributes ``EXP_LUT[0] = 2^15`` to ΣE, so ``2^15 ≤ ΣE`` and the quotient ``⌊2^31/ΣE⌋ ≤ 2^16``
+    has 17 bits: the divider starts at numerator bit 16 with the remainder ``2^31 >> 17 = 2^14`` (< ΣE, so every
+    higher quotient bit is 0).
     """
 
     def __init__(self, max_len: int):
@@ -73,19 +80,17 @@ class Softmax(wiring.Component):
                              wr.addr.eq(idx), wr.data.eq(lut_rd.data), wr.en.eq(1)]
                 m.d.sync += [total.eq(total + lut_rd.data), idx.eq(idx + 1)]
                 with m.If(idx == length - 1):
-                    m.d.sync += [recip.eq(0), rem.eq(0), step.eq(0)]
+                    m.d.sync += [recip.eq(0), rem.eq(1 << (31 - QUOTIENT_BITS)), step.eq(0)]
                     m.next = "DIVIDE"
             with m.State("DIVIDE"):               # restoring division of 2^31 by total, one quotient bit per cycle
-                numerator_bit = Signal()
-                m.d.comb += numerator_bit.eq(step == 0)      # 2^31 = a single 1 followed by 31 zeros
                 trial = Signal(33)
-                m.d.comb += trial.eq((rem << 1) | numerator_bit)
+                m.d.comb += trial.eq(rem << 1)                # the numerator's remaining bits are all 0
                 with m.If(trial >= total):
                     m.d.sync += [rem.eq(trial - total), recip.eq((recip << 1) | 1)]
                 with m.Else():
                     m.d.sync += [rem.eq(trial), recip.eq(recip << 1)]
                 m.d.sync += step.eq(step + 1)
-                with m.If(step == 31):
+                with m.If(step == QUOTIENT_BITS - 1):
                     m.d.sync += idx.eq(0)
                     m.next = "OUT"
             with m.State("OUT"):

@@ -34,7 +34,7 @@ from ..config import ConfigError, TransformerConfig
 from .quant import requantize_signed, saturate
 
 __all__ = ["LOGIT_FRAC", "EXP_LUT", "Block", "TransformerWeights", "random_weights", "load_weights",
-           "softmax_int", "forward_int", "forward_float"]
+           "load_bytes", "softmax_int", "forward_int", "forward_float"]
 
 LOGIT_FRAC = 3                                                   # S8 counts 1/8 of a natural-log unit
 EXP_LUT = np.round(2.0 ** 15 * np.exp(-np.arange(256) / 2 ** LOGIT_FRAC)).astype(np.int64)
@@ -108,6 +108,24 @@ def load_weights(cfg: TransformerConfig, d: int) -> TransformerWeights:
     return w
 
 
+def load_bytes(w: TransformerWeights) -> bytes:
+    """The weights as the RTL's load stream (``hdl.linear`` load chain), in chain order. Per block:
+    shifts q, k, v, then [Wq|Wk|Wv] column by column (all of output 0's inputs, then output 1's ...);
+    shift s; shift o, Wo; shift f1, W1; shift f2, W2. Then the classifier Wc column by column and each bias as 4
+    little-endian bytes. Weights are two's-complement bytes."""
+    def columns(mat: np.ndarray) -> bytes:
+        return np.asarray(mat, dtype=np.int64).T.astype(np.int8).tobytes()
+
+    out = bytearray()
+    for b in w.blocks:
+        sh = b.shifts
+        out += bytes([sh["q"], sh["k"], sh["v"]]) + columns(np.concatenate([b.wq, b.wk, b.wv], axis=1))
+        out += bytes([sh["s"], sh["o"]]) + columns(b.wo)
+        out += bytes([sh["f1"]]) + columns(b.w1) + bytes([sh["f2"]]) + columns(b.w2)
+    out += columns(w.wc) + np.asarray(w.bc, dtype="<i4").tobytes()
+    return bytes(out)
+
+
 def softmax_int(s8: np.ndarray, key_kept: np.ndarray) -> np.ndarray:
     """Q7 probabilities ``P[n_q, n_k]`` from int8 logits ``s8`` (LUT exp, exact integer reciprocal)."""
     masked = np.where(key_kept[None, :], s8, -(1 << 20))
@@ -149,11 +167,12 @@ def _prepare(tokens: np.ndarray, keep: np.ndarray, mask: str) -> tuple[np.ndarra
 def forward_int(tokens: np.ndarray, keep: np.ndarray, w: TransformerWeights, mask: str = "keymask") -> np.ndarray:
     """Integer logits (int64 [C]) of one sequence ``tokens[n, d]`` (int8) with keep mask ``keep[n]``."""
     x, kept = _prepare(tokens, keep, mask)
+    k = int(kept.sum())
+    if not k:                                       # nothing to pool (and, with drop, no sequence left)
+        return np.zeros(w.wc.shape[0], dtype=np.int64) @ w.wc + w.bc
     for b in w.blocks:
         x = _block_int(x, b, w.heads, kept)
-    k = int(kept.sum())
-    pooled = np.floor_divide(x[kept].sum(axis=0), k) if k else np.zeros(x.shape[1], dtype=np.int64)
-    return pooled @ w.wc + w.bc
+    return np.floor_divide(x[kept].sum(axis=0), k) @ w.wc + w.bc
 
 
 def _block_float(x: np.ndarray, b: Block, heads: int, key_kept: np.ndarray) -> np.ndarray:
@@ -177,8 +196,9 @@ def _block_float(x: np.ndarray, b: Block, heads: int, key_kept: np.ndarray) -> n
 def forward_float(tokens: np.ndarray, keep: np.ndarray, w: TransformerWeights, mask: str = "keymask") -> np.ndarray:
     """The same network in float (no rounding, saturation, LUT or integer division): float logits [C]."""
     x, kept = _prepare(tokens, keep, mask)
+    if not kept.any():
+        return np.zeros(w.wc.shape[0]) @ w.wc + w.bc
     x = x.astype(np.float64)
     for b in w.blocks:
         x = _block_float(x, b, w.heads, kept)
-    pooled = x[kept].mean(axis=0) if kept.any() else np.zeros(x.shape[1])
-    return pooled @ w.wc + w.bc
+    return x[kept].mean(axis=0) @ w.wc + w.bc

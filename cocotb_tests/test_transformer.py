@@ -1,0 +1,173 @@
+"""cocotb bench of hdl.transformer: logits vs ``atis.golden.transformer.forward_int``, bit for bit.
+
+Random models (weights loaded through the RTL's load chain, so one build serves many models) × random keep masks
+(keep 0.2-1.0, all kept, one kept, none kept, short sequences) × both mask semantics, with random gaps on both
+input streams and random backpressure on the result. ``test_attention_cycles`` measures the attention core dense
+(all kept) and gated on the same tokens (``atis bench attention``).
+
+Environment (from ``cocotb_tests.runner``): ``ATIS_BENCH_CONFIG``, ``ATIS_BENCH_SEED``, ``ATIS_BENCH_METRICS``;
+``ATIS_BENCH_MODELS`` (random models, default 3), ``ATIS_BENCH_N`` and ``ATIS_BENCH_KEEP`` (cycle test).
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import replace
+
+import cocotb
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+
+from atis.config import load_config
+from atis.golden.transformer import forward_int, load_bytes, load_weights, random_weights
+from cocotb_tests.bfm import StreamBus, StreamSink, StreamSource
+from cocotb_tests.bfm.pause import make_pause
+from cocotb_tests.test_projection import record_metric
+from hdl.linear import load_layout
+from hdl.mask_gate import token_layout
+from hdl.transformer import result_layout
+
+CLOCK_NS = 10
+MODES = ("drop", "keymask")
+
+
+class TB:
+    """Clock, reset, the token and load sources and the result sink around one Transformer."""
+
+    def __init__(self, dut):
+        self.dut = dut
+        self.cfg = load_config(os.environ["ATIS_BENCH_CONFIG"])
+        self.d, self.n_max, t = self.cfg.model.d_model, self.cfg.model.seq_len, self.cfg.transformer
+        self.shape = dict(d=self.d, heads=t.heads, ffn=t.ffn, layers=t.layers, classes=t.classes)
+        self.seed = int(os.environ.get("ATIS_BENCH_SEED", "1"))
+        self.rng = np.random.default_rng(self.seed)
+        cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
+        self.tokens = StreamSource(StreamBus(dut, "i_tokens"), dut.clk, dut.rst, layout=token_layout(self.d))
+        self.load_src = StreamSource(StreamBus(dut, "i_load"), dut.clk, dut.rst, layout=load_layout())
+        self.results = StreamSink(StreamBus(dut, "o_result"), dut.clk, dut.rst,
+                                  layout=result_layout(t.classes, self.n_max))
+        self.budget_ns = 0
+
+    async def reset(self) -> None:
+        self.dut.rst.value = 1
+        self.dut.drop.value = 0
+        await ClockCycles(self.dut.clk, 3)
+        self.dut.rst.value = 0
+        await RisingEdge(self.dut.clk)
+
+    def set_pauses(self, kind: str | None) -> None:
+        self.tokens.set_pause_generator(make_pause(kind, self.seed + 1))
+        self.load_src.set_pause_generator(make_pause(kind, self.seed + 2))
+        self.results.set_pause_generator(make_pause(kind, self.seed + 3))
+
+    async def load(self, w) -> None:
+        for i, byte in enumerate(load_bytes(w)):
+            self.load_src.send_nowait({"byte": byte, "first": int(i == 0)})
+        await self.load_src.wait()
+        await ClockCycles(self.dut.clk, 2)
+
+    async def run(self, x: np.ndarray, keep: np.ndarray, mode: str) -> dict:
+        """One sequence through the RTL; returns the result item (logits as a list)."""
+        await RisingEdge(self.dut.clk)               # (a result is received in the read-only phase)
+        self.dut.drop.value = int(mode == "drop")
+        for i, (row, kept) in enumerate(zip(x, keep)):
+            self.tokens.send_nowait({"x": _pack(row), "keep": int(kept), "last": int(i == len(x) - 1)})
+        # Generous: a few times the serial cost of every linear layer at one MAC per cycle, plus attention.
+        t = self.cfg.transformer
+        budget = 20 * len(x) * (4 * self.d * self.d + 2 * self.d * t.ffn + len(x) * self.d) * t.layers + 10 ** 5
+        item = await with_timeout(self.results.recv(), budget * CLOCK_NS, "ns")
+        n_cls = t.classes
+        item["logits"] = [_signed((item["logits"] >> (32 * c)) & 0xFFFFFFFF, 32) for c in range(n_cls)]
+        return item
+
+    def check(self) -> None:
+        assert not self.results.protocol_errors, self.results.protocol_errors[:3]
+        assert self.tokens.idle() and self.load_src.idle(), "a source holds items the DUT never took"
+
+
+def _pack(row: np.ndarray) -> int:
+    return sum((int(v) & 0xFF) << (8 * i) for i, v in enumerate(row))
+
+
+def _signed(value: int, bits: int) -> int:
+    return value - (1 << bits) if value >> (bits - 1) else value
+
+
+def masks(rng, n_max: int) -> list[np.ndarray]:
+    """Random keep ratios 0.2..1.0 over full and short sequences, plus all/one/none kept and n = 1."""
+    out = []
+    for ratio in (0.2, 0.4, 0.6, 0.8, 1.0):
+        for n in (n_max, int(rng.integers(2, n_max + 1))):
+            keep = np.zeros(n, dtype=bool)
+            keep[rng.choice(n, size=max(1, round(ratio * n)), replace=False)] = True
+            out.append(keep)
+    one_first, one_last = np.zeros(n_max, dtype=bool), np.zeros(n_max, dtype=bool)
+    one_first[0] = one_last[-1] = True
+    return out + [one_first, one_last, np.zeros(n_max, dtype=bool), np.ones(1, dtype=bool), np.zeros(1, dtype=bool)]
+
+
+def models(tb: TB, count: int) -> list:
+    """Seeded random models; every other one with its shifts moved by ±1 (shifts are loaded, not built in)."""
+    out = []
+    for i in range(count):
+        w = random_weights(**tb.shape, seed=tb.seed * 1000 + i)
+        if i % 2:
+            blocks = [replace(b, shifts={k: max(0, v + int(tb.rng.integers(-1, 2))) for k, v in b.shifts.items()})
+                      for b in w.blocks]
+            w = replace(w, blocks=blocks)
+        out.append(w)
+    return out
+
+
+@cocotb.test()
+async def test_logits_bit_exact_random_models_and_masks(dut):
+    """Every sequence's logits and kept count equal the golden model's, both semantics, under gaps/backpressure."""
+    tb = TB(dut)
+    await tb.reset()
+    tb.set_pauses("random")
+    mismatches, sequences = [], 0
+    for mi, w in enumerate(models(tb, int(os.environ.get("ATIS_BENCH_MODELS", "3")))):
+        await tb.load(w)
+        for keep in masks(tb.rng, tb.n_max):
+            x = tb.rng.integers(-128, 128, size=(len(keep), tb.d))
+            for mode in MODES:
+                got = await tb.run(x, keep, mode)
+                want = forward_int(x, keep, w, mode).tolist()
+                sequences += 1
+                if got["logits"] != want or got["kept"] != int(keep.sum()):
+                    mismatches.append(f"model {mi} {mode} n={len(keep)} k={int(keep.sum())}: got {got['logits']} "
+                                      f"kept {got['kept']}, expected {want}")
+    tb.check()
+    record_metric("transformer", {"sequences": sequences, "logit_mismatches": len(mismatches)})
+    assert not mismatches, f"{len(mismatches)} of {sequences} sequences differ; first: {mismatches[:2]}"
+
+
+@cocotb.test()
+async def test_attention_cycles(dut):
+    """Same tokens dense (all kept) and gated (keep ratio): attention-core cycles and logits vs golden."""
+    tb = TB(dut)
+    await tb.reset()
+    n = min(int(os.environ.get("ATIS_BENCH_N", tb.n_max)), tb.n_max)
+    keep_ratio = float(os.environ.get("ATIS_BENCH_KEEP", "0.3"))
+    mode = tb.cfg.transformer.mask
+    w = load_weights(tb.cfg.transformer, tb.d)
+    await tb.load(w)
+    x = tb.rng.integers(-128, 128, size=(n, tb.d))
+    gated = np.zeros(n, dtype=bool)
+    gated[tb.rng.choice(n, size=max(1, round(keep_ratio * n)), replace=False)] = True
+    runs, mismatches = {}, 0
+    for name, keep in (("dense", np.ones(n, dtype=bool)), ("gated", gated)):
+        got = await tb.run(x, keep, mode)
+        mismatches += got["logits"] != forward_int(x, keep, w, mode).tolist()
+        runs[name] = got
+    tb.check()
+    dense, sparse = runs["dense"]["attention_cycles"], runs["gated"]["attention_cycles"]
+    record_metric("attention", {
+        "n": n, "keep": keep_ratio, "kept": int(gated.sum()), "mask": mode, "lanes": tb.cfg.transformer.lanes,
+        "heads": tb.cfg.transformer.heads, "d_model": tb.d, "layers": tb.cfg.transformer.layers,
+        "dense_cycles": dense, "gated_cycles": sparse, "cycle_reduction": dense / sparse,
+        "ideal_reduction": 1 / keep_ratio ** 2, "ideal_reduction_at_kept": (n / gated.sum()) ** 2,
+        "dense_total_cycles": runs["dense"]["total_cycles"], "gated_total_cycles": runs["gated"]["total_cycles"],
+        "logit_mismatches": mismatches})
+    assert mismatches == 0, f"{mismatches} of 2 sequences differ from the golden logits"
+    assert sparse < dense

@@ -1,0 +1,160 @@
+"""One encoder block of the small int8 transformer; golden: ``atis.golden.transformer._block_int``.
+
+Dataflow (one token row per transfer, every arrow a stream)::
+
+    x ─┬─> Linear[Wq|Wk|Wv] ─> MultiHeadAttention ─> Linear Wo ─> AddNorm ─┬─> Linear W1 relu ─> Linear W2 ─> AddNorm ─> x'
+       └─────────────── skip FIFO (a whole sequence) ─────────────────┘   └──────── skip FIFO ───────────────┘
+
+Load chain order: [Wq|Wk|Wv] (shifts q, k, v), score shift s, Wo (o), W1 (f1), W2 (f2).
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.fifo import SyncFIFOBuffered
+from amaranth.lib.wiring import In, Out, connect
+
+from .attention import AttentionHead
+from .linear import SHIFT_BITS, Linear, load_layout, load_segment, row_layout, sat
+from .streams import join, tee
+
+__all__ = ["AddNorm", "MultiHeadAttention", "EncoderBlock"]
+
+
+def _stream_ports(d_in: int, d_out: int) -> dict:
+    return {"i_rows": In(stream.Signature(row_layout(d_in))), "o_rows": Out(stream.Signature(row_layout(d_out))),
+            "i_load": In(stream.Signature(load_layout())), "o_load": Out(stream.Signature(load_layout()))}
+
+
+class AddNorm(wiring.Component):
+    """``meannorm(sat8(branch + skip))`` per row, ``meannorm(y) = sat8(y − ⌊Σy/d⌋)`` (d a power of two, so the
+    mean is an arithmetic shift). The row leaves with the skip row's tag. One row per cycle, one cycle latency."""
+
+    def __init__(self, d: int):
+        if d & (d - 1):
+            raise ValueError(f"AddNorm needs a power-of-two width, not {d}")
+        self._d = d
+        super().__init__({"i_branch": In(stream.Signature(row_layout(d))),
+                          "i_skip": In(stream.Signature(row_layout(d))),
+                          "o_rows": Out(stream.Signature(row_layout(d)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        d = self._d
+        b, s = self.i_branch.payload.x, self.i_skip.payload.x
+        y = [Signal(range(-128, 128), name=f"y{i}") for i in range(d)]
+        m.d.comb += [y[i].eq(sat(b[i] + s[i])) for i in range(d)]
+        total = Signal(range(-128 * d, 128 * d))
+        m.d.comb += total.eq(sum(y))
+        mean = total >> (d.bit_length() - 1)            # floor division by d
+        free = ~self.o_rows.valid | self.o_rows.ready
+        with m.If(self.o_rows.ready):
+            m.d.sync += self.o_rows.valid.eq(0)
+        take = self.i_branch.valid & self.i_skip.valid & free
+        m.d.comb += [self.i_branch.ready.eq(take), self.i_skip.ready.eq(take)]
+        with m.If(take):
+            m.d.sync += [self.o_rows.valid.eq(1), self.o_rows.payload.tag.eq(self.i_skip.payload.tag)]
+            m.d.sync += [self.o_rows.payload.x[i].eq(sat(y[i] - mean)) for i in range(d)]
+        return m
+
+
+class MultiHeadAttention(wiring.Component):
+    """``heads`` AttentionHeads side by side on the [Q|K|V] rows of a sequence (each takes its dh columns).
+
+    ``i_rows`` carries [Q|K|V] (3d) with the token's tag; ``o_rows`` the concatenated head outputs (tag ``last``
+    only: the encoder takes ``key`` from its skip path). The heads see the same n_q, n_k, so they run in lock
+    step. ``busy`` = any head computing; ``cycles`` = busy cycles of the latest sequence. Load segment: 1 byte,
+    the score shift.
+    """
+
+    def __init__(self, max_len: int, d: int, heads: int, lanes: int):
+        self._n, self._d, self._heads, self._lanes = max_len, d, heads, lanes
+        super().__init__({**_stream_ports(3 * d, d), "busy": Out(1), "cycles": Out(32)})
+
+    def elaborate(self, platform):
+        m = Module()
+        d, H = self._d, self._heads
+        dh = d // H
+        heads = [AttentionHead(self._n, dh, min(self._lanes, dh)) for _ in range(H)]
+        for h, head in enumerate(heads):
+            m.submodules[f"head{h}"] = head
+        take, _ = load_segment(m, self.i_load, self.o_load, 1)
+        shift = Signal(SHIFT_BITS)
+        with m.If(take):
+            m.d.sync += shift.eq(self.i_load.payload.byte)
+
+        x, tag = self.i_rows.payload.x, self.i_rows.payload.tag
+        tee(m, self.i_rows, *(head.i_qkv for head in heads))
+        join(m, self.o_rows, *(head.o_rows for head in heads))
+        for h, head in enumerate(heads):
+            p = head.i_qkv.payload
+            cols = range(h * dh, (h + 1) * dh)
+            m.d.comb += [head.shift.eq(shift), p.key.eq(tag.key), p.last.eq(tag.last)]
+            for part, base in (("q", 0), ("k", d), ("v", 2 * d)):
+                m.d.comb += [getattr(p, part)[i].eq(x[base + c]) for i, c in enumerate(cols)]
+        m.d.comb += [self.o_rows.payload.x.eq(Cat(head.o_rows.payload.a for head in heads)),
+                     self.o_rows.payload.tag.last.eq(heads[0].o_rows.payload.last)]
+
+        busy = Signal()
+        m.d.comb += [busy.eq(Cat(head.busy for head in heads).any()), self.busy.eq(busy)]
+        running = Signal(32)
+        with m.If(busy):
+            m.d.sync += running.eq(running + 1)
+        with m.If(self.o_rows.valid & self.o_rows.ready & self.o_rows.payload.tag.last):
+            m.d.sync += [self.cycles.eq(running + busy), running.eq(0)]
+        return m
+
+
+class EncoderBlock(wiring.Component):
+    """One encoder block over sequences of up to ``max_len`` rows of width ``d`` (see the module docstring).
+
+    Members: ``i_rows``/``o_rows`` token rows with tags (same count out as in, same order); ``i_load``/``o_load``
+    the load chain; ``attention_busy``, ``attention_cycles`` from the attention core. One sequence is in the
+    attention at a time; the skip FIFO holds ``max_len + 2`` rows, so a whole sequence fits while it waits.
+    """
+
+    def __init__(self, max_len: int, d: int, heads: int, ffn: int, lanes: int):
+        if d % heads:
+            raise ValueError(f"heads = {heads} must divide d = {d}")
+        self._n, self._d, self._heads, self._ffn, self._lanes = max_len, d, heads, ffn, lanes
+        super().__init__({**_stream_ports(d, d), "attention_busy": Out(1), "attention_cycles": Out(32)})
+
+    def elaborate(self, platform):
+        m = Module()
+        d, f, L = self._d, self._ffn, self._lanes
+        row = row_layout(d)
+        m.submodules.skip1 = skip1 = SyncFIFOBuffered(width=row.size, depth=self._n + 2)
+        m.submodules.skip2 = skip2 = SyncFIFOBuffered(width=row.size, depth=4)
+        m.submodules.qkv = qkv = Linear(d, 3 * d, min(L, d), groups=3)
+        m.submodules.mha = mha = MultiHeadAttention(self._n, d, self._heads, L)
+        m.submodules.wo = wo = Linear(d, d, min(L, d))
+        m.submodules.norm1 = norm1 = AddNorm(d)
+        m.submodules.w1 = w1 = Linear(d, f, min(L, d), mode="relu")
+        m.submodules.w2 = w2 = Linear(f, d, min(L, f))
+        m.submodules.norm2 = norm2 = AddNorm(d)
+
+        tee(m, self.i_rows, skip1.w_stream, qkv.i_rows)
+        m.d.comb += [skip1.w_stream.payload.eq(self.i_rows.payload), qkv.i_rows.payload.eq(self.i_rows.payload)]
+        connect(m, qkv.o_rows, mha.i_rows)
+        connect(m, mha.o_rows, wo.i_rows)
+        connect(m, wo.o_rows, norm1.i_branch)
+        skip_view = data.View(row, skip1.r_stream.payload)
+        m.d.comb += [norm1.i_skip.valid.eq(skip1.r_stream.valid), norm1.i_skip.payload.eq(skip_view),
+                     skip1.r_stream.ready.eq(norm1.i_skip.ready)]
+
+        tee(m, norm1.o_rows, skip2.w_stream, w1.i_rows)
+        m.d.comb += [skip2.w_stream.payload.eq(norm1.o_rows.payload), w1.i_rows.payload.eq(norm1.o_rows.payload)]
+        connect(m, w1.o_rows, w2.i_rows)
+        connect(m, w2.o_rows, norm2.i_branch)
+        m.d.comb += [norm2.i_skip.valid.eq(skip2.r_stream.valid),
+                     norm2.i_skip.payload.eq(data.View(row, skip2.r_stream.payload)),
+                     skip2.r_stream.ready.eq(norm2.i_skip.ready)]
+        connect(m, norm2.o_rows, wiring.flipped(self.o_rows))
+
+        chain = [qkv, mha, wo, w1, w2]
+        connect(m, wiring.flipped(self.i_load), chain[0].i_load)
+        for a, b in zip(chain, chain[1:]):
+            connect(m, a.o_load, b.i_load)
+        connect(m, chain[-1].o_load, wiring.flipped(self.o_load))
+        m.d.comb += [self.attention_busy.eq(mha.busy), self.attention_cycles.eq(mha.cycles)]
+        return m
