@@ -79,11 +79,16 @@ def verilog(config: ConfigOpt = None,
             = None,
             lint: Annotated[bool, typer.Option(help="run verilator --lint-only -Wall on each file")] = False) -> None:
     """Write one Verilog file per block (module atis_<block>) elaborated from the config."""
-    from hdl.export import BLOCKS, lint_verilog, write_verilog
+    from hdl.export import BLOCKS, lint_verilog, transformer_unsupported, write_verilog
     cfg = load_config(config)
     unknown = [b for b in block or [] if b not in BLOCKS]
     if unknown:
         _fail(f"--block {unknown[0]}: unknown block (known: {', '.join(BLOCKS)})", 2)
+    why = transformer_unsupported(cfg)
+    if why and "transformer" in (block or []):
+        _fail(f"--block transformer: {why}", 2)
+    if why and not block:
+        console.print(f"skipping the transformer: {why}", highlight=False)
     for path in write_verilog(cfg, out, block):
         console.print(f"wrote {path}", highlight=False)
         if lint:

@@ -93,7 +93,8 @@ class MultiHeadAttention(wiring.Component):
             for part, base in (("q", 0), ("k", d), ("v", 2 * d)):
                 m.d.comb += [getattr(p, part)[i].eq(x[base + c]) for i, c in enumerate(cols)]
         m.d.comb += [self.o_rows.payload.x.eq(Cat(head.o_rows.payload.a for head in heads)),
-                     self.o_rows.payload.tag.last.eq(heads[0].o_rows.payload.last)]
+                     self.o_rows.payload.tag.last.eq(heads[0].o_rows.payload.last),
+                     self.o_rows.payload.tag.key.eq(0)]
 
         busy = Signal()
         m.d.comb += [busy.eq(Cat(head.busy for head in heads).any()), self.busy.eq(busy)]

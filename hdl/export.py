@@ -19,7 +19,7 @@ from .scorer import Scorer, scorer_specs
 from .softmax import Softmax
 from .transformer import Transformer
 
-__all__ = ["BLOCKS", "MODULE_PREFIX", "LINT_WAIVERS", "build_block", "block_verilog", "write_verilog", "lint_verilog"]
+__all__ = ["BLOCKS", "default_blocks", "transformer_unsupported", "MODULE_PREFIX", "LINT_WAIVERS", "build_block", "block_verilog", "write_verilog", "lint_verilog"]
 
 #: Top modules are named ``atis_<block>``: never equal to a port name (ports are ``i_*``/``o_*``/nouns).
 MODULE_PREFIX = "atis_"
@@ -67,13 +67,26 @@ def attention_head(cfg: AtisConfig) -> AttentionHead:
 TRANSFORMER_MAX_LEN = 256
 
 
-def transformer(cfg: AtisConfig) -> Transformer:
-    t, d, n = cfg.transformer, cfg.model.d_model, cfg.model.seq_len
+def transformer_unsupported(cfg: AtisConfig) -> str | None:
+    """Why the transformer RTL cannot be built from ``cfg`` (None when it can)."""
+    d, n = cfg.model.d_model, cfg.model.seq_len
     if d & (d - 1):
-        raise ValueError(f"model.d_model = {d}: the transformer RTL needs a power of two (mean-norm is a shift)")
+        return f"model.d_model = {d}: the transformer RTL needs a power of two (mean-norm is a shift)"
     if n > TRANSFORMER_MAX_LEN:
-        raise ValueError(f"model.seq_len = {n}: the transformer RTL buffers whole sequences, at most "
-                         f"{TRANSFORMER_MAX_LEN} tokens")
+        return f"model.seq_len = {n}: the transformer RTL buffers whole sequences, at most {TRANSFORMER_MAX_LEN}"
+    return None
+
+
+def default_blocks(cfg: AtisConfig) -> list[str]:
+    """Every block that can be built from ``cfg``."""
+    return [b for b in BLOCKS if b != "transformer" or transformer_unsupported(cfg) is None]
+
+
+def transformer(cfg: AtisConfig) -> Transformer:
+    why = transformer_unsupported(cfg)
+    if why:
+        raise ValueError(why)
+    t, d, n = cfg.transformer, cfg.model.d_model, cfg.model.seq_len
     return Transformer(d=d, heads=t.heads, ffn=t.ffn, layers=t.layers, classes=t.classes, max_len=n, lanes=t.lanes)
 
 
@@ -94,12 +107,12 @@ def block_verilog(name: str, cfg: AtisConfig) -> tuple[str, str]:
 
 
 def write_verilog(cfg: AtisConfig, out_dir: Path | str, blocks: list[str] | None = None) -> list[Path]:
-    """Write ``<out_dir>/atis_<block>.v`` for each block (default: all); returns the paths written.
+    """Write ``<out_dir>/atis_<block>.v`` for each block (default: all that ``cfg`` supports); returns the paths.
 
     Every file is elaborated before any is written, so a failing block leaves nothing half-written.
     """
     texts = {}
-    for name in blocks or list(BLOCKS):
+    for name in blocks or default_blocks(cfg):
         module, text = block_verilog(name, cfg)
         texts[module] = text
     out = Path(out_dir)

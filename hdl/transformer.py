@@ -74,7 +74,8 @@ class Pool(wiring.Component):
                 with m.If(dim == d - 1):
                     m.next = "EMIT"
             with m.State("EMIT"):
-                m.d.comb += [self.o_rows.valid.eq(1), self.o_rows.payload.x.eq(p), self.o_rows.payload.tag.last.eq(1)]
+                m.d.comb += [self.o_rows.valid.eq(1), self.o_rows.payload.x.eq(p), self.o_rows.payload.tag.last.eq(1),
+                             self.o_rows.payload.tag.key.eq(self.kept != 0)]
                 with m.If(self.o_rows.ready):
                     m.d.sync += [sums.eq(0), count.eq(0)]
                     m.next = "SUM"

@@ -12,20 +12,23 @@ from simhelpers import run_with_clock, stream_put, stream_take
 MAX_LEN, DH, SHIFT = 8, 6, 7
 
 
-def golden_head(q, k, v, shift):
-    p = softmax_int(requantize_signed(q @ k.T, shift), np.ones(len(k), dtype=bool))
+def golden_head(q, k, v, shift, keys=None):
+    keys = np.ones(len(k), dtype=bool) if keys is None else keys
+    p = softmax_int(requantize_signed(q @ k.T, shift), keys)
     return requantize_signed(p @ v, 7)
 
 
-def run_head(seqs, lanes):
-    dut = AttentionHead(MAX_LEN, DH, lanes, SHIFT)
+def run_head(seqs, lanes, keys=None):
+    dut = AttentionHead(MAX_LEN, DH, lanes)
     rows, cycles = [], []
 
     async def source(ctx):
-        for q, k, v in seqs:
+        ctx.set(dut.shift, SHIFT)
+        for n, (q, k, v) in enumerate(seqs):
+            key = np.ones(len(q), dtype=bool) if keys is None else keys[n]
             for i in range(len(q)):
                 await stream_put(ctx, dut.i_qkv, {"q": q[i].tolist(), "k": k[i].tolist(), "v": v[i].tolist(),
-                                                  "last": i == len(q) - 1})
+                                                  "key": int(key[i]), "last": i == len(q) - 1})
 
     async def sink(ctx):
         cycle, current = 0, []
@@ -57,3 +60,16 @@ def test_head_matches_golden_for_every_kept_count(rng, lanes):
     # Measured cost is quadratic in the kept tokens k: k²·(⌈dh/lanes⌉ + 2) + O(k) (the docstring's contract).
     quad, lin, _ = np.polyfit(np.arange(1, MAX_LEN + 1), cycles[:MAX_LEN], 2)
     assert abs(quad - (-(-DH // lanes) + 2)) < 0.5, (quad, lin)
+
+
+def test_head_keymask_attends_to_flagged_keys_only(rng):
+    """keymask: every token is a query, only flagged tokens are keys; with no key at all the rows are 0."""
+    seqs, keys = [], []
+    for n, n_keys in ((8, 3), (5, 1), (6, 0), (1, 0), (7, 7)):
+        seqs.append(tuple(rng.integers(-128, 128, size=(n, DH)) for _ in range(3)))
+        flags = np.zeros(n, dtype=bool)
+        flags[rng.choice(n, size=n_keys, replace=False)] = True
+        keys.append(flags)
+    rows, _ = run_head(seqs, 2, keys)
+    for (q, k, v), flags, got in zip(seqs, keys, rows):
+        assert np.array_equal(got, golden_head(q, k, v, SHIFT, flags)), f"n = {len(q)}, keys = {flags.sum()}"

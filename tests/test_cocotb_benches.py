@@ -70,3 +70,16 @@ def test_scorer_bench_catches_rtl_with_another_settle_time(tmp_path):
     assert "test_keep_mask_equals_vectorized_model" in result.failed_tests
     assert "test_backpressure_loses_nothing" not in result.failed_tests    # data flow does not depend on it
     assert result.waveform is not None and result.waveform.stat().st_size > 0
+
+
+def test_transformer_logits_bit_exact_and_attention_cycles_scale_with_kept():
+    """Random models × masks × both semantics bit-exact; same tokens dense vs gated (16 tokens, 4 kept)."""
+    (bench,) = [b for b in BENCHES if b.block == "transformer"]
+    result = run_bench(bench, extra_env={"ATIS_BENCH_MODELS": "2", "ATIS_BENCH_N": "16", "ATIS_BENCH_KEEP": "0.25"})
+    assert result.passed, _report(result)
+    assert result.metrics["transformer"]["sequences"] == 2 * 15 * 2
+    assert result.metrics["transformer"]["logit_mismatches"] == 0
+    att = result.metrics["attention"]
+    assert att["kept"] == 4 and att["logit_mismatches"] == 0
+    # k² scaling: 2 blocks × 2 heads of dh = 8 over 3 lanes, ≈ n_q·(n_k·(⌈8/3⌉ + 2) + ≈20) per head
+    assert att["cycle_reduction"] > 8, att
