@@ -339,6 +339,63 @@ def bench_scorer(config: ConfigOpt = None,
         raise typer.Exit(1)
 
 
+@bench_app.command("attention")
+def bench_attention(config: ConfigOpt = None,
+                    n: Annotated[list[int], typer.Option("--n", min=1, metavar="N",
+                                                         help="tokens per sequence (repeatable)")] = [64],
+                    keep: Annotated[list[float], typer.Option("--keep", min=0.0, max=1.0, metavar="RATIO",
+                                                              help="keep ratio of the gated run (repeatable)")]
+                    = [0.3],
+                    mask: Annotated[Optional[str], typer.Option(metavar="drop|keymask",
+                                                                help="mask semantics (default: the config's)")]
+                    = None,
+                    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="work directory")] = Path(
+                        "build/bench"),
+                    as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the figures")]
+                    = False) -> None:
+    """Transformer RTL: attention-core cycles dense (all kept) vs gated on the same tokens, logits vs golden."""
+    from cocotb_tests.runner import Bench, run_bench
+    from hdl.export import transformer_unsupported
+    cfg = load_config(config)
+    mask = mask or cfg.transformer.mask
+    if mask not in ("drop", "keymask"):
+        _fail(f"--mask {mask}: must be drop or keymask", 2)
+    if max(n) > cfg.model.seq_len:
+        _fail(f"--n {max(n)}: above model.seq_len = {cfg.model.seq_len} (the RTL's sequence buffer)", 2)
+    if min(keep) <= 0:
+        _fail("--keep 0: at least one token must be kept to measure a gated run", 2)
+    why = transformer_unsupported(cfg)
+    if why:
+        _fail(why, 2)
+    bench = Bench(f"attention-{mask}", "transformer", "cocotb_tests.test_transformer",
+                  {"transformer": {"mask": mask}})
+    with console.status(f"building the transformer RTL and co-simulating n = {n}, keep = {keep} ({mask}) ..."):
+        result = run_bench(bench, config, work_dir=out, testcase="test_attention_cycles",
+                           extra_env={"ATIS_BENCH_N": ",".join(map(str, n)),
+                                      "ATIS_BENCH_KEEP": ",".join(map(str, keep))})
+    att = result.metrics.get("attention", {})
+    runs = att.get("runs", [])
+    if runs:
+        table = Table(title=f"attention core, {mask}: d = {att['d_model']}, {att['heads']} heads, "
+                            f"P = {att['lanes']} lanes, {att['layers']} block(s)")
+        for col in ("n", "keep", "kept", "dense cycles", "gated cycles", "reduction", "ideal (1/keep)²",
+                    "mismatches"):
+            table.add_column(col, justify="right")
+        for r in runs:
+            table.add_row(str(r["n"]), f"{r['keep']:g}", str(r["kept"]), f"{r['dense_cycles']:,}",
+                          f"{r['gated_cycles']:,}", f"{r['cycle_reduction']:.2f}", f"{r['ideal_reduction']:.2f}",
+                          str(r["logit_mismatches"]))
+        console.print(table)
+    _explain_failures([result])
+    if as_json:
+        figures = runs[0] if len(runs) == 1 else {"runs": runs}
+        # (the top-level logit_mismatches is the whole run's: dense sequences included)
+        print(json.dumps({"passed": result.passed, "bench_wall_s": round(result.wall_s, 2), **figures,
+                          **{k: v for k, v in att.items() if k != "runs"}}))
+    if not result.passed:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:

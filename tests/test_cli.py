@@ -19,9 +19,10 @@ def test_help_lists_every_command():
 
 
 def test_verilog_writes_and_lints_the_projection(tmp_path):
-    proc = atis("verilog", "--config", "configs/default.yaml", "--out", str(tmp_path), "--lint")
+    proc = atis("verilog", "--config", "configs/default.yaml", "--out", str(tmp_path), "--lint",
+                "--block", "projection", "--block", "mask_gate")
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.count("lint clean") == 5
+    assert proc.stdout.count("lint clean") == 2
     assert "module atis_projection(" in (tmp_path / "atis_projection.v").read_text()
 
 
@@ -63,3 +64,21 @@ def test_bench_scorer_reports_the_issue_figures(tmp_path):
     assert figures["mask_mismatches"] == 0 and figures["tokens"] == 12
     assert figures["spi_utilization"] >= 0.95 and figures["cycles_per_token"] == 8448
     assert figures["tokens_per_s_sim"] == pytest.approx(1e8 / 8448)
+
+
+@pytest.mark.parametrize("args, message", [
+    (("--n", "200"), "--n 200: above model.seq_len = 128"),
+    (("--keep", "0"), "--keep 0: at least one token must be kept"),
+    (("--mask", "soft"), "--mask soft: must be drop or keymask"),
+])
+def test_bench_attention_rejects_bad_arguments_before_building(tmp_path, args, message):
+    proc = atis("bench", "attention", "--out", str(tmp_path), *args)
+    assert proc.returncode == 2 and message in proc.stderr, proc.stderr
+    assert not any(tmp_path.iterdir())
+
+
+def test_verilog_explains_why_the_transformer_cannot_be_built(tmp_path):
+    cfg = tmp_path / "odd.yaml"
+    cfg.write_text("model: {d_model: 10}\nprojection: {m: 5, lanes: 2}\n")
+    proc = atis("verilog", "--config", str(cfg), "--out", str(tmp_path / "v"), "--block", "transformer")
+    assert proc.returncode == 2 and "d_model = 10: the transformer RTL needs a power of two" in proc.stderr

@@ -1,0 +1,141 @@
+"""Host link of the transformer: commands over a byte stream (``HostLink``), and the same over a UART (``TransformerTop``).
+
+Protocol (all multi-byte numbers little-endian; byte streams here, 8N1 at ``fpga.uart_baud`` on a board):
+
+* ``'L'`` N[4] then N weight bytes (:func:`atis.golden.transformer.load_bytes`): load the weights. Answer: ``'K'``
+  once the last byte is in.
+* ``'S'`` flags n−1 then n tokens of d int8 bytes followed by one keep byte (bit 0): run a sequence of n tokens
+  (``flags`` bit 0: 1 = drop, 0 = keymask). Answer: the logits (C × int32), kept[2], attention_cycles[4],
+  total_cycles[4], then the keep mask as ⌈n/8⌉ bytes (token i in bit i mod 8 of byte i div 8).
+* Any other command byte is answered with ``'?'`` and ignored.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .transformer import Transformer
+from .uart import UartRx, UartTx
+
+__all__ = ["HostLink", "TransformerTop", "answer_bytes"]
+
+
+def answer_bytes(classes: int, n: int) -> int:
+    """Bytes of the answer to ``'S'`` for a sequence of n tokens."""
+    return 4 * classes + 10 + (n + 7) // 8
+
+
+class HostLink(wiring.Component):
+    """Byte commands in (``i_bytes``) -> :class:`Transformer` -> answer bytes out (``o_bytes``); see the module
+    docstring. One command at a time; every byte is taken as soon as the transformer can use it."""
+
+    def __init__(self, transformer: Transformer):
+        self._t = transformer
+        super().__init__({"i_bytes": In(stream.Signature(8)), "o_bytes": Out(stream.Signature(8))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.transformer = t = self._t
+        d, n_max, C = t.d, t.max_len, t.classes
+        rx, tx = self.i_bytes, self.o_bytes
+        remaining = Signal(32)                       # bytes left in the weight load
+        first = Signal()
+        drop = Signal()
+        n_minus_1, token = Signal(8), Signal(range(n_max + 1))
+        elem = Signal(range(d + 1))
+        row = Signal(8 * d)
+        mask = Signal(n_max)
+        answer = Signal(8 * answer_bytes(C, n_max))
+        left = Signal(range(answer_bytes(C, n_max) + 1))
+        res = t.o_result.payload
+        m.d.comb += t.drop.eq(drop)
+
+        with m.FSM():
+            with m.State("COMMAND"):
+                m.d.comb += rx.ready.eq(1)
+                with m.If(rx.valid):
+                    with m.Switch(rx.payload):
+                        with m.Case(ord("L")):
+                            m.d.sync += [remaining.eq(0), elem.eq(0)]
+                            m.next = "LENGTH"
+                        with m.Case(ord("S")):
+                            m.next = "FLAGS"
+                        with m.Default():
+                            m.d.sync += [answer.eq(ord("?")), left.eq(1)]
+                            m.next = "ANSWER"
+            with m.State("LENGTH"):
+                m.d.comb += rx.ready.eq(1)
+                with m.If(rx.valid):
+                    m.d.sync += [remaining.eq(Cat(remaining[8:], rx.payload)), elem.eq(elem + 1), first.eq(1)]
+                    with m.If(elem == 3):
+                        m.next = "LOAD"
+            with m.State("LOAD"):
+                with m.If(remaining == 0):
+                    m.d.sync += [answer.eq(ord("K")), left.eq(1)]
+                    m.next = "ANSWER"
+                with m.Else():
+                    m.d.comb += [t.i_load.valid.eq(rx.valid), t.i_load.payload.byte.eq(rx.payload),
+                                 t.i_load.payload.first.eq(first), rx.ready.eq(t.i_load.ready)]
+                    with m.If(rx.valid & t.i_load.ready):
+                        m.d.sync += [remaining.eq(remaining - 1), first.eq(0)]
+            with m.State("FLAGS"):
+                m.d.comb += rx.ready.eq(1)
+                with m.If(rx.valid):
+                    m.d.sync += drop.eq(rx.payload[0])
+                    m.next = "COUNT"
+            with m.State("COUNT"):
+                m.d.comb += rx.ready.eq(1)
+                with m.If(rx.valid):
+                    m.d.sync += [n_minus_1.eq(rx.payload), token.eq(0), elem.eq(0), mask.eq(0)]
+                    m.next = "TOKENS"
+            with m.State("TOKENS"):                 # d element bytes, then the keep byte hands the token over
+                last_token = token == n_minus_1
+                with m.If(elem < d):
+                    m.d.comb += rx.ready.eq(1)
+                    with m.If(rx.valid):
+                        m.d.sync += [row.eq(Cat(row[8:], rx.payload)), elem.eq(elem + 1)]
+                with m.Else():
+                    m.d.comb += [t.i_tokens.valid.eq(rx.valid), t.i_tokens.payload.x.eq(row),
+                                 t.i_tokens.payload.keep.eq(rx.payload[0]), t.i_tokens.payload.last.eq(last_token),
+                                 rx.ready.eq(t.i_tokens.ready)]
+                    with m.If(rx.valid & t.i_tokens.ready):
+                        m.d.sync += [elem.eq(0), token.eq(token + 1),
+                                     mask.eq(mask | (rx.payload[0].as_unsigned() << token))]
+                        with m.If(last_token):
+                            m.next = "RESULT"
+            with m.State("RESULT"):
+                m.d.comb += t.o_result.ready.eq(1)
+                with m.If(t.o_result.valid):
+                    kept16 = Cat(res.kept, Const(0, 16 - len(res.kept)))
+                    m.d.sync += [answer.eq(Cat(res.logits, kept16, res.attention_cycles, res.total_cycles, mask)),
+                                 left.eq(4 * C + 10 + ((n_minus_1 + 8) >> 3))]
+                    m.next = "ANSWER"
+            with m.State("ANSWER"):
+                m.d.comb += [tx.valid.eq(1), tx.payload.eq(answer[:8])]
+                with m.If(tx.ready):
+                    m.d.sync += [answer.eq(answer >> 8), left.eq(left - 1)]
+                    with m.If(left == 1):
+                        m.next = "COMMAND"
+        return m
+
+
+class TransformerTop(wiring.Component):
+    """:class:`HostLink` behind an 8N1 UART (``uart_divisor`` = clock / baud); ``led_error`` is sticky on a UART
+    framing error or overrun (the host must wait for each answer before the next command)."""
+
+    def __init__(self, transformer: Transformer, uart_divisor: int):
+        self._t, self._div = transformer, uart_divisor
+        super().__init__({"uart_rx": In(1, init=1), "uart_tx": Out(1, init=1), "led_error": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.link = link = HostLink(self._t)
+        m.submodules.rx = rx = UartRx(self._div)
+        m.submodules.tx = tx = UartTx(self._div)
+        m.d.comb += [rx.rx.eq(self.uart_rx), self.uart_tx.eq(tx.tx)]
+        wiring.connect(m, rx.o_data, link.i_bytes)
+        wiring.connect(m, link.o_bytes, tx.i_data)
+        with m.If(rx.framing_error | rx.overrun):
+            m.d.sync += self.led_error.eq(1)
+        return m

@@ -1,0 +1,59 @@
+"""The transformer's host link in the Amaranth simulator: load, run both semantics, answers vs golden."""
+from __future__ import annotations
+
+import numpy as np
+
+from atis.golden.transformer import forward_int, load_bytes, random_weights
+from hdl.top import HostLink, answer_bytes
+from hdl.transformer import Transformer
+from simhelpers import run_with_clock, stream_put, stream_take
+
+D, N, C = 4, 4, 2
+
+
+def decode(answer: list[int], n: int) -> dict:
+    raw = bytes(answer)
+    logits = np.frombuffer(raw[:4 * C], dtype="<i4").tolist()
+    kept, att, total = int.from_bytes(raw[4 * C:4 * C + 2], "little"), *np.frombuffer(raw[4 * C + 2:4 * C + 10],
+                                                                                        dtype="<u4").tolist()
+    mask = [(raw[4 * C + 10 + i // 8] >> (i % 8)) & 1 for i in range(n)]
+    return {"logits": logits, "kept": kept, "attention_cycles": att, "total_cycles": total, "mask": mask}
+
+
+def test_host_link_loads_runs_and_answers(rng):
+    w = random_weights(D, 1, 4, 1, C, seed=5)
+    dut = HostLink(Transformer(d=D, heads=1, ffn=4, layers=1, classes=C, max_len=N, lanes=2))
+    weights = load_bytes(w)
+    runs = [(rng.integers(-128, 128, size=(n, D)), keep, mode) for n, keep, mode in
+            ((4, [1, 0, 1, 0], "drop"), (4, [0, 0, 1, 1], "keymask"), (3, [0, 0, 0], "drop"), (1, [1], "keymask"))]
+    commands = [b"X", b"L" + len(weights).to_bytes(4, "little") + weights]
+    for x, keep, mode in runs:
+        cmd = bytes([ord("S"), int(mode == "drop"), len(x) - 1])
+        for row, k in zip(x, keep):
+            cmd += bytes(int(v) & 0xFF for v in row) + bytes([k])
+        commands.append(cmd)
+    lengths = [1, 1] + [answer_bytes(C, len(x)) for x, _, _ in runs]
+    answers = []
+
+    async def host(ctx):
+        for cmd in commands:
+            for byte in cmd:
+                await stream_put(ctx, dut.i_bytes, byte)
+
+    async def sink(ctx):
+        current = []
+        while len(answers) < len(commands):
+            byte = await stream_take(ctx, dut.o_bytes, True)
+            if byte is not None:
+                current.append(int(byte))
+                if len(current) == lengths[len(answers)]:
+                    answers.append(current)
+                    current = []
+
+    run_with_clock(dut, host, sink)
+    assert answers[:2] == [[ord("?")], [ord("K")]]
+    for (x, keep, mode), answer in zip(runs, answers[2:]):
+        got = decode(answer, len(x))
+        assert got["logits"] == forward_int(x, np.array(keep, dtype=bool), w, mode).tolist()
+        assert got["kept"] == sum(keep) and got["mask"] == keep
+        assert 0 < got["attention_cycles"] < got["total_cycles"] or sum(keep) == 0
