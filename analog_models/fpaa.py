@@ -138,11 +138,13 @@ class FpaaModel:
         return self._tia(self.dac.static_voltages(codes), self.weights, None)
 
     def calibrate(self, reference_codes: np.ndarray) -> None:
-        """Trim θ so ``keep_target`` of the reference tokens is kept; remember them and their spread."""
+        """Trim θ so ``keep_target`` of the reference tokens is kept (not with ``threshold: fixed``, whose θ is
+        ``theta_V`` by definition); remember the tokens and their spread."""
         self.reference_codes = np.asarray(reference_codes)
         v = self.reference_outputs(self.reference_codes)
         c = self.cfg.fpaa
-        self.comparators.fit_quantile(v, c.comparator.keep_target, c.heads.consensus_k)
+        if c.comparator.threshold != "fixed":
+            self.comparators.fit_quantile(v, c.comparator.keep_target, c.heads.consensus_k)
         self._reference_spread = np.std(v, axis=0)
 
     def recalibrate(self, trim: str = "threshold") -> None:

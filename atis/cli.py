@@ -165,6 +165,13 @@ def demo(config: ConfigOpt = None,
                   f"scorer {e['digital_scorer_pJ_per_token']:.0f} pJ; attention {e['attention_elements_dense']:,} -> "
                   f"{e['attention_elements_pruned']:,} elements ({e['attention_reduction']:.1f}x); "
                   f"details: atis fpaa, atis energy", highlight=False)
+    if report.digits:
+        rows = {r["scorer"]: r for r in report.digits["rows"]}
+        pruned = ", ".join(f"{name} {100 * r['accuracy_drop']:.1f} %" for name, r in rows.items() if r["keep"] < 1)
+        console.print(f"digits ({report.digits['images_test']} test images): int8 "
+                      f"{100 * report.digits['int8_accuracy']:.1f} % unpruned (float twin "
+                      f"{100 * report.digits['float_accuracy']:.1f} %); keep {cfg.fpaa.comparator.keep_target:g}: "
+                      f"{pruned}; details: atis sweep", highlight=False)
     console.print(f"{'[green]PASS[/]' if report.passed else '[red]FAIL[/]'} in {report.wall_s:.1f} s")
     if not report.passed:
         raise typer.Exit(1)
@@ -298,6 +305,67 @@ def fpaa_export(config: ConfigOpt = None,
         print(json.dumps({**st, **q}))
 
 
+@app.command()
+def train(config: ConfigOpt = None,
+          out: Annotated[Optional[Path], typer.Option("--out", "-o", metavar="NPZ",
+                                                      help="weights file (default: the config's transformer.weights)")]
+          = None,
+          seed: Annotated[int, typer.Option(min=0, help="torch seed (the run is reproducible from it)")] = 0,
+          epochs_float: Annotated[int, typer.Option(min=0, help="float epochs")] = 60,
+          epochs_qat: Annotated[int, typer.Option(min=0, help="quantization-aware epochs")] = 20) -> None:
+    """Train the transformer on the 8×8 digits (float, then QAT to the golden int8 format); needs the extra
+    `train` (CPU torch). Prints float, int8 and float-twin test accuracy."""
+    from rich.progress import Progress
+
+    from .train import train as run_training
+    cfg = load_config(config)
+    target = out or cfg.transformer.weights
+    if target is None:
+        _fail("no output: give --out or set transformer.weights in the config", 2)
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("training", total=epochs_float + epochs_qat)
+
+        def progress(phase: str, epoch: int, total: int) -> None:
+            bar.update(task, completed=epoch, description=f"{phase} epoch {epoch}/{total}")
+        report = run_training(cfg, Path(target), seed=seed, epochs_float=epochs_float, epochs_qat=epochs_qat,
+                              progress=progress)
+    console.print(f"wrote {report.path}\ntest accuracy: float {report.float_accuracy:.4f} (torch, before QAT), "
+                  f"int8 {report.int8_accuracy:.4f} (golden forward_int), float twin of the int8 weights "
+                  f"{report.float_twin_accuracy:.4f} (seed {report.seed})", highlight=False)
+
+
+@app.command()
+def sweep(config: ConfigOpt = None,
+          out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="sweep.json, sweep.md, figures")]
+          = Path("build/sweep"),
+          keep: Annotated[Optional[list[float]], typer.Option("--keep", min=0.01, max=1.0, metavar="RATIO",
+                                                              help="keep ratios (default 1.0 0.6 0.4 0.3 0.2)")]
+          = None,
+          scorer: Annotated[Optional[list[str]], typer.Option("--scorer", metavar="NAME",
+                                                              help="only these scorers (repeatable)")] = None,
+          as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the figures")]
+          = False) -> None:
+    """Digits accuracy × keep ratio × scorer (oracle, random, digital, FPAA at 8/6/4/3 bits, ±10 °C with and
+    without trim, adaptive θ, sensor mode), both mask semantics, energy per image; table, JSON and figures."""
+    from rich.progress import Progress
+
+    from .sweep import KEEPS, run_sweep
+    from .sweep_report import write_sweep
+    cfg = load_config(config)
+    keeps = tuple(keep) if keep else KEEPS
+    with Progress(console=console, transient=True) as bar:
+        task = bar.add_task("sweep", total=None)
+        try:
+            result = run_sweep(cfg, keeps, scorer, progress=lambda what: bar.update(task, description=what))
+        except ValueError as e:
+            _fail(str(e), 2)
+    md = write_sweep(result, out)
+    console.print(md, highlight=False, markup=False)
+    console.print(f"wrote {out / 'sweep.json'}, {out / 'sweep.md'} and figures in {out}", highlight=False)
+    if as_json:
+        print(json.dumps(result))
+
+
 bench_app = typer.Typer(no_args_is_help=True, help="Co-simulation measurements of RTL blocks (Verilator).")
 app.add_typer(bench_app, name="bench")
 
@@ -392,6 +460,38 @@ def bench_attention(config: ConfigOpt = None,
         # (the top-level logit_mismatches is the whole run's: dense sequences included)
         print(json.dumps({"passed": result.passed, "bench_wall_s": round(result.wall_s, 2), **figures,
                           **{k: v for k, v in att.items() if k != "runs"}}))
+    if not result.passed:
+        raise typer.Exit(1)
+
+
+@bench_app.command("digits")
+def bench_digits(config: ConfigOpt = Path("configs/icebreaker.yaml"),
+                 images: Annotated[int, typer.Option(min=1, max=539, help="test images through the RTL")] = 100,
+                 keep: Annotated[float, typer.Option(min=0.01, max=1.0, help="FPAA keep target")] = 0.3,
+                 dac: Annotated[str, typer.Option(metavar="spi|parallel",
+                                                  help="DAC port: the config's AD5628 SPI or a parallel bus "
+                                                       "(faster to co-simulate)")] = "parallel",
+                 out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="work directory")] = Path(
+                     "build/bench"),
+                 as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the figures")]
+                 = False) -> None:
+    """Digits test images through the whole RTL: scorer with the FPAA model on its pins -> transformer; every
+    keep bit and class checked against the vectorized model + golden transformer; RTL accuracy."""
+    from cocotb_tests.runner import pipeline_bench, run_bench
+    if dac not in ("spi", "parallel"):
+        _fail(f"--dac {dac}: must be spi or parallel", 2)
+    cfg = load_config(config)
+    if cfg.model.seq_len != 64 or cfg.transformer.weights is None:
+        _fail(f"{config}: the digits need model.seq_len = 64 and trained transformer.weights "
+              f"(configs/icebreaker.yaml has both)", 2)
+    with console.status(f"co-simulating {images} digits through scorer + FPAA model + transformer ..."):
+        result = run_bench(pipeline_bench(keep, dac), config, work_dir=out, extra_env={"ATIS_BENCH_IMAGES": str(images)})
+    figures = result.metrics.get("pipeline", {})
+    for key, value in figures.items():
+        console.print(f"{key}: {value}", highlight=False)
+    _explain_failures([result])
+    if as_json:
+        print(json.dumps({"passed": result.passed, "bench_wall_s": round(result.wall_s, 2), **figures}))
     if not result.passed:
         raise typer.Exit(1)
 

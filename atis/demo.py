@@ -1,5 +1,6 @@
 """``atis demo``: the whole chain on one config — Verilog, lint, the projection bench against the golden model,
-the scorer co-simulated with the FPAA model in the loop, the FPAA model's characterization, and the energy account."""
+the scorer co-simulated with the FPAA model in the loop, the FPAA model's characterization, the energy account, and
+(with trained weights) the digits accuracy unpruned and pruned by the FPAA model vs oracle and random."""
 from __future__ import annotations
 
 import time
@@ -28,6 +29,7 @@ class DemoReport:
     scorer: BenchResult
     fpaa: FpaaReport
     energy: EnergyReport
+    digits: dict | None         # the reduced digits sweep when the config has trained weights
     wall_s: float
 
     @property
@@ -60,5 +62,11 @@ def run_demo(config: Path | str | None, out_dir: Path, *, tokens: int = 1000, sc
                        tokens=scorer_tokens, testcase="test_keep_mask_equals_vectorized_model")
     step("characterizing the FPAA model on projected tokens")
     fpaa = characterize(cfg, n=5000, progress=lambda s: step(f"FPAA model: {s}"))
+    digits = None
+    if cfg.transformer.weights is not None and cfg.model.seq_len >= 64:
+        from .sweep import run_sweep
+        digits = run_sweep(cfg, keeps=(1.0, cfg.fpaa.comparator.keep_target),
+                           scorers=["oracle", "random", f"fpaa-{cfg.projection.dac_bits}b"],
+                           progress=lambda s: step(f"digits: {s}"))
     return DemoReport(cfg, spec, paths, lint_clean, "\n".join(o for _, o in results if o), result, scorer, fpaa,
-                      energy_report(cfg), time.monotonic() - started)
+                      energy_report(cfg), digits, time.monotonic() - started)

@@ -25,7 +25,7 @@ from atis.config import AtisConfig, config_from_dict, config_to_dict, load_confi
 from atis.toolchain import activate_verilator
 from hdl.export import LINT_WAIVERS, MODULE_PREFIX, write_verilog
 
-__all__ = ["Bench", "BenchResult", "BENCHES", "select_benches", "run_bench", "DEFAULT_WORK_DIR"]
+__all__ = ["Bench", "BenchResult", "BENCHES", "pipeline_bench", "select_benches", "run_bench", "DEFAULT_WORK_DIR"]
 
 log = logging.getLogger(__name__)
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -79,8 +79,19 @@ BENCHES: list[Bench] = [
     # The transformer: 2 blocks of d = 16 (2 heads), 16-token sequences, 3 lanes (so 16 = 5·3 + 1 pads a lane).
     Bench("transformer", "transformer", "cocotb_tests.test_transformer",
           {"model": {"d_model": 16, "seq_len": 16}, "projection": {"m": 16},
-           "transformer": {"layers": 2, "heads": 2, "ffn": 32, "classes": 4, "lanes": 3}}),
+           "transformer": {"layers": 2, "heads": 2, "ffn": 32, "classes": 4, "lanes": 3, "weights": None}}),
 ]
+
+
+def pipeline_bench(keep: float = 0.3, dac: str = "parallel") -> Bench:
+    """Digits through scorer + FPAA BFM + transformer (``cocotb_tests.test_pipeline``); run it on a config with
+    trained weights and 64-token sequences (``configs/icebreaker.yaml``). The sweep's FPAA scorer is fitted on the
+    training split into the bench's config."""
+    from atis.sweep import fpaa_scorer_overrides
+    # 25 MHz: the iCEBreaker's 24 MHz period (41.67 ns) has no exact picosecond simulator time
+    overrides = {"fpga": {"clock_MHz": 25.0}, **({"dac": {"part": "parallel"}} if dac == "parallel" else {})}
+    return Bench(f"pipeline-digits-{dac}", "pipeline", "cocotb_tests.test_pipeline", overrides,
+                 fixtures=lambda cfg, where: fpaa_scorer_overrides(cfg, keep, where))
 
 
 @dataclass

@@ -28,6 +28,22 @@ from hdl.projection import token_layout
 from hdl.scorer import scored_layout
 
 
+def attach_fpaa(dut, cfg, spec, seq, elapsed: Elapsed, glitch=None, constant=None):
+    """The FPAA BFM (the calibrated model of ``cfg``) on the DUT's scorer pins, fed by the DAC monitor of the
+    configured part. Returns (fpaa, dac)."""
+    fpaa = FpaaBfm(scorer_model(cfg, spec, seq), round_signal=dut.o_round, evaluate=dut.o_evaluate,
+                   comparator=dut.comparator, n_dac=seq.n_dac, code_shift=seq.part_bits - seq.dac_bits,
+                   per_circuit=seq.comparators > 1, sample_after_ns=(seq.wait_cycles + 1) * seq.clock_ns,
+                   glitch=glitch, constant=constant, elapsed=elapsed)
+    if seq.part == "ad5628":
+        dac = Ad5628Monitor(dut.dac_sync_n, dut.dac_sclk, dut.dac_din, on_update=fpaa.on_dac_update,
+                            elapsed=elapsed)
+    else:
+        dac = ParallelDacMonitor(dut.clk, dut.dac_channel, dut.dac_code, dut.dac_strobe, dut.dac_update,
+                                 channels=seq.n_dac, on_update=fpaa.on_dac_update, elapsed=elapsed)
+    return fpaa, dac
+
+
 class TB:
     """Clock, reset, token source/sink/monitor, a DAC monitor and the FPAA BFM around one Scorer."""
 
@@ -44,20 +60,9 @@ class TB:
         self.accepted = StreamMonitor(bus, dut.clk, dut.rst, layout=token_layout())
         self.sink = StreamSink(StreamBus.from_prefix(dut, "o_token"), dut.clk, dut.rst, layout=scored_layout())
         constant = os.environ.get("ATIS_BENCH_FPAA") == "constant"
-        self.fpaa = FpaaBfm(scorer_model(self.cfg, self.spec, self.seq), round_signal=dut.o_round,
-                            evaluate=dut.o_evaluate, comparator=dut.comparator, n_dac=self.seq.n_dac,
-                            code_shift=self.seq.part_bits - self.seq.dac_bits,
-                            per_circuit=self.seq.comparators > 1,
-                            sample_after_ns=(self.seq.wait_cycles + 1) * self.seq.clock_ns,
-                            glitch=np.random.default_rng(self.seed + 7) if glitch else None,
-                            constant=True if constant else None, elapsed=self.elapsed)
-        if self.seq.part == "ad5628":
-            self.dac = Ad5628Monitor(dut.dac_sync_n, dut.dac_sclk, dut.dac_din, on_update=self.fpaa.on_dac_update,
-                                     elapsed=self.elapsed)
-        else:
-            self.dac = ParallelDacMonitor(dut.clk, dut.dac_channel, dut.dac_code, dut.dac_strobe, dut.dac_update,
-                                          channels=self.seq.n_dac, on_update=self.fpaa.on_dac_update,
-                                          elapsed=self.elapsed)
+        self.fpaa, self.dac = attach_fpaa(dut, self.cfg, self.spec, self.seq, self.elapsed,
+                                          glitch=np.random.default_rng(self.seed + 7) if glitch else None,
+                                          constant=True if constant else None)
         self.evaluations: list[tuple[float, int]] = []     # (time ns, SPI bits clocked so far)
         cocotb.start_soon(self._count_evaluations())
 

@@ -17,6 +17,7 @@ from .mask_gate import MaskGate
 from .projection import Projection
 from .scorer import Scorer, scorer_specs
 from .softmax import Softmax
+from .pipeline import ScoredTransformer
 from .transformer import Transformer
 
 __all__ = ["BLOCKS", "default_blocks", "transformer_unsupported", "MODULE_PREFIX", "LINT_WAIVERS", "build_block", "block_verilog", "write_verilog", "lint_verilog"]
@@ -32,6 +33,7 @@ BLOCKS: dict[str, Callable[[AtisConfig], wiring.Component]] = {
     "softmax": lambda cfg: Softmax(cfg.model.seq_len),
     "attention_head": lambda cfg: attention_head(cfg),
     "transformer": lambda cfg: transformer(cfg),
+    "pipeline": lambda cfg: pipeline(cfg),
 }
 
 #: Verilator -Wall waivers for Amaranth's generated Verilog, each with the reason it is safe.
@@ -77,9 +79,21 @@ def transformer_unsupported(cfg: AtisConfig) -> str | None:
     return None
 
 
+#: Built only when asked for (``--block pipeline``): it contains the scorer and the transformer blocks.
+ON_REQUEST = ("pipeline",)
+
+
 def default_blocks(cfg: AtisConfig) -> list[str]:
-    """Every block that can be built from ``cfg``."""
-    return [b for b in BLOCKS if b != "transformer" or transformer_unsupported(cfg) is None]
+    """Every block that can be built from ``cfg`` (not the composite ``pipeline``)."""
+    return [b for b in BLOCKS if b not in ON_REQUEST and (b != "transformer" or transformer_unsupported(cfg) is None)]
+
+
+def pipeline(cfg: AtisConfig) -> ScoredTransformer:
+    """Scorer (FPAA pins) -> row packer -> transformer, sequences of ``model.seq_len`` tokens."""
+    if cfg.fpga.scorer != "fpaa":
+        raise ValueError("the pipeline block scores on the FPAA pins (fpga.scorer = fpaa)")
+    projection, sequencer, _ = scorer_specs(cfg)
+    return ScoredTransformer(projection, sequencer, transformer(cfg))
 
 
 def transformer(cfg: AtisConfig) -> Transformer:

@@ -84,3 +84,14 @@ def test_transformer_logits_bit_exact_and_attention_cycles_scale_with_kept():
     assert att["kept"] == 4
     # k² scaling: 2 blocks × 2 heads of dh = 8 over 3 lanes, ≈ n_q·(n_k·(⌈8/3⌉ + 2) + ≈20) per head
     assert att["cycle_reduction"] > 8, att
+
+
+def test_digits_through_scorer_fpaa_and_transformer_rtl():
+    """≥ 100 test images: scorer RTL + FPAA BFM -> transformer RTL; every keep bit and every class == golden."""
+    from cocotb_tests.runner import pipeline_bench
+    result = run_bench(pipeline_bench(0.3, "parallel"), "configs/icebreaker.yaml",
+                       extra_env={"ATIS_BENCH_IMAGES": "100"})
+    assert result.passed, _report(result)
+    figures = result.metrics["pipeline"]
+    assert figures["images"] == 100 and figures["mask_mismatches"] == 0 and figures["logit_mismatches"] == 0
+    assert 0.2 < figures["keep_mean"] < 0.4 and figures["rtl_accuracy"] > 0.8

@@ -183,3 +183,12 @@ def test_out_of_range_codes_are_refused():
         model.score(np.full((2, 64), 64))
     with pytest.raises(ValueError, match=r"shape \[N, 64\]"):
         model.score(np.zeros((2, 63), dtype=int))
+
+
+def test_reference_tokens_do_not_move_a_fixed_threshold():
+    """threshold: fixed means θ = theta_V, even when reference tokens are given (they still set the spread)."""
+    from atis.scoring import reference_codes
+    cfg = config_from_dict({"fpaa": {"comparator": {"threshold": "fixed", "theta_V": 0.0123}}})
+    model = FpaaModel(cfg, reference_codes=reference_codes(cfg))
+    assert model.comparators.theta.tolist() == [0.0123]
+    assert model.reference_codes is not None

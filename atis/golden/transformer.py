@@ -34,7 +34,7 @@ from ..config import ConfigError, TransformerConfig
 from .quant import requantize_signed, saturate
 
 __all__ = ["LOGIT_FRAC", "EXP_LUT", "Block", "TransformerWeights", "random_weights", "load_weights",
-           "load_bytes", "softmax_int", "forward_int", "forward_float"]
+           "load_bytes", "softmax_int", "forward_int", "forward_float", "attention_received"]
 
 LOGIT_FRAC = 3                                                   # S8 counts 1/8 of a natural-log unit
 EXP_LUT = np.round(2.0 ** 15 * np.exp(-np.arange(256) / 2 ** LOGIT_FRAC)).astype(np.int64)
@@ -61,11 +61,15 @@ class TransformerWeights:
     heads: int
 
     def save(self, path: Path) -> None:
-        arrays = {"heads": np.array(self.heads), "wc": self.wc, "bc": self.bc}
+        self.save_with(path)
+
+    def save_with(self, path: Path, **extra: np.ndarray) -> None:
+        """Save with extra arrays (e.g. a task's embedding). Weights as int8, biases as int32: a few kB."""
+        arrays = {"heads": np.array(self.heads), "wc": self.wc.astype(np.int8), "bc": self.bc.astype(np.int32)}
         for i, b in enumerate(self.blocks):
-            arrays.update({f"b{i}_{n}": getattr(b, n) for n in MATRICES})
-            arrays[f"b{i}_shifts"] = np.array([b.shifts[s] for s in SHIFTS])
-        np.savez(path, **arrays)
+            arrays.update({f"b{i}_{n}": getattr(b, n).astype(np.int8) for n in MATRICES})
+            arrays[f"b{i}_shifts"] = np.array([b.shifts[s] for s in SHIFTS], dtype=np.int8)
+        np.savez(path, **arrays, **extra)
 
 
 def _shift_for(fan_in: int, sigma_w: float) -> int:
@@ -152,6 +156,20 @@ def _block_int(x: np.ndarray, b: Block, heads: int, key_kept: np.ndarray) -> np.
     x = _meannorm(saturate(x + requantize_signed(att @ b.wo, sh["o"])))
     hidden = np.maximum(requantize_signed(x @ b.w1, sh["f1"]), 0)
     return _meannorm(saturate(x + requantize_signed(hidden @ b.w2, sh["f2"])))
+
+
+def attention_received(tokens: np.ndarray, w: TransformerWeights) -> np.ndarray:
+    """Layer-1 attention each token receives on the full sequence (seed §2.3): the Q7 probabilities of block 0
+    summed over queries and heads, divided by 128·H·n (so a uniform row gives 1/n per key). The oracle scorer."""
+    x = np.asarray(tokens, dtype=np.int64)
+    b, n = w.blocks[0], len(x)
+    q, k = requantize_signed(x @ b.wq, b.shifts["q"]), requantize_signed(x @ b.wk, b.shifts["k"])
+    dh = x.shape[1] // w.heads
+    total = np.zeros(n)
+    for h in range(w.heads):
+        cols = slice(h * dh, (h + 1) * dh)
+        total += softmax_int(requantize_signed(q[:, cols] @ k[:, cols].T, b.shifts["s"]), np.ones(n, bool)).sum(0)
+    return total / (128.0 * w.heads * n)
 
 
 def _prepare(tokens: np.ndarray, keep: np.ndarray, mask: str) -> tuple[np.ndarray, np.ndarray]:

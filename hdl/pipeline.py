@@ -1,0 +1,82 @@
+"""The whole digital side in one: scorer (FPAA pins) -> row packer -> transformer (DESIGN.md: score, prune, attend).
+
+Golden: the vectorized FPAA model (``atis.scoring.expected_keep``) for the keep bits, then ``forward_int``.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Module, Signal
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from atis.golden.projection import ProjectionSpec
+from atis.golden.sequencer import SequencerSpec
+
+from .linear import load_layout
+from .mask_gate import token_layout
+from .projection import _counter
+from .projection import token_layout as element_layout
+from .scorer import Scorer, fpaa_pins, scored_layout
+from .transformer import Transformer, result_layout
+
+__all__ = ["RowPacker", "ScoredTransformer"]
+
+
+class RowPacker(wiring.Component):
+    """The scorer's element stream -> whole token rows with their keep bit; every ``seq_len`` tokens make a
+    sequence (``last`` on the final one). One row per d elements; a row leaves the cycle after its last element
+    and the next element waits while the row is not taken."""
+
+    def __init__(self, d: int, seq_len: int):
+        self._d, self._n = d, seq_len
+        super().__init__({"i_elements": In(stream.Signature(scored_layout())),
+                          "o_rows": Out(stream.Signature(token_layout(d)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        d, n = self._d, self._n
+        row = Signal(8 * d)
+        token = _counter(n, "token")
+        e, out = self.i_elements, self.o_rows
+        with m.If(out.ready):
+            m.d.sync += out.valid.eq(0)
+        m.d.comb += e.ready.eq(~out.valid | out.ready)
+        with m.If(e.valid & e.ready):
+            packed = Cat(row[8:], e.payload.data)
+            m.d.sync += row.eq(packed)
+            with m.If(e.payload.last):
+                m.d.sync += [out.valid.eq(1), out.payload.x.eq(packed), out.payload.keep.eq(e.payload.keep),
+                             out.payload.last.eq(token == n - 1), token.eq(token + 1)]
+                with m.If(token == n - 1):
+                    m.d.sync += token.eq(0)
+        return m
+
+
+class ScoredTransformer(wiring.Component):
+    """Tokens (int8 elements, as into :class:`hdl.scorer.Scorer`) -> FPAA scoring over the pins -> transformer
+    logits per ``seq_len`` tokens. Members: ``i_token``, the FPAA pins, ``drop``, ``i_load`` (weights), ``o_result``;
+    the row stream into the transformer is ``o_rows`` of submodule ``packer`` (benches monitor the keep bits there)."""
+
+    def __init__(self, projection: ProjectionSpec, sequencer: SequencerSpec, transformer: Transformer):
+        self._proj, self._seq, self._t = projection, sequencer, transformer
+        super().__init__({"i_token": In(stream.Signature(element_layout())), **fpaa_pins(sequencer),
+                          "framing_error": Out(1), "drop": In(1), "i_load": In(stream.Signature(load_layout())),
+                          "o_result": Out(stream.Signature(result_layout(transformer.classes, transformer.max_len)))})
+
+    def elaborate(self, platform):
+        m = Module()
+        t = self._t
+        m.submodules.scorer = scorer = Scorer(self._proj, self._seq)
+        m.submodules.packer = packer = RowPacker(t.d, t.max_len)
+        m.submodules.transformer = t
+        for name, member in fpaa_pins(self._seq).items():
+            if member.flow == wiring.In:
+                m.d.comb += getattr(scorer, name).eq(getattr(self, name))
+            else:
+                m.d.comb += getattr(self, name).eq(getattr(scorer, name))
+        wiring.connect(m, wiring.flipped(self.i_token), scorer.i_token)
+        wiring.connect(m, scorer.o_token, packer.i_elements)
+        wiring.connect(m, packer.o_rows, t.i_tokens)
+        wiring.connect(m, wiring.flipped(self.i_load), t.i_load)
+        wiring.connect(m, t.o_result, wiring.flipped(self.o_result))
+        m.d.comb += [t.drop.eq(self.drop), self.framing_error.eq(scorer.framing_error)]
+        return m
