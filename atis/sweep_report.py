@@ -30,7 +30,9 @@ def _figures(result: dict, out: Path) -> None:
     base = next((r for r in rows if r["keep"] == 1.0), None)
     scorers = list(dict.fromkeys(r["scorer"] for r in rows if r["keep"] < 1.0))
 
+    colours = plt.cm.tab20.colors            # 14 scorers: more than the default cycle's 10 colours
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.set_prop_cycle(color=colours)
     for name in scorers:
         pts = sorted((r["keep"], r["accuracy_drop"]) for r in rows if r["scorer"] == name)
         if base:
@@ -55,6 +57,7 @@ def _figures(result: dict, out: Path) -> None:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    ax.set_prop_cycle(color=colours)
     for name in scorers + (["unpruned"] if base else []):
         pts = [(r["energy_nJ_drop"], r["accuracy_drop"]) for r in rows if r["scorer"] == name]
         ax.scatter(*zip(*pts), label=name, s=18)

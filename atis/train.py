@@ -11,8 +11,11 @@ The torch model is the golden graph in the integer domain (activations in int8 u
    softmax is quantized to Q7, the tokens to int8 — all with straight-through gradients;
 3. export: the int8 weights and shifts (:class:`atis.golden.transformer.TransformerWeights`) plus the embedding.
 
-Half of the batches are pruned to the top-k tokens by the model's own layer-1 attention received (k drawn from
-20-60 % of the sequence), so the classifier learns to answer from the tokens a scorer keeps (seed §2.3).
+A quarter of the batches are pruned to the top-k tokens by the model's own layer-1 attention received, another
+quarter by a linear scorer ``u·token`` trained alongside to rank tokens like that attention (k drawn from 20-60 %
+of the sequence): the classifier learns to answer from the tokens a scorer keeps (seed §2.3), and the embedding
+is pulled towards tokens a linear (FPAA) scorer can rank. ``u`` is not exported: the sweep fits its scorers on the
+training split by itself.
 """
 from __future__ import annotations
 
@@ -73,6 +76,7 @@ def _build(torch, d: int, heads: int, ffn: int, layers: int, classes: int):
                 blk["w2"] = nn.Parameter(torch.randn(ffn, d) / math.sqrt(ffn) / 2)
                 self.blocks.append(blk)
             self.wc = nn.Parameter(torch.randn(d, classes) * g / 8)
+            self.u = nn.Parameter(torch.randn(d) * g)          # the linear scorer proxy (training only)
             self.bc = nn.Parameter(torch.zeros(classes))
             self.s_score = _score_shift(d // heads)
             self.quant = False
@@ -149,6 +153,13 @@ def _export(model, heads: int) -> tuple[TransformerWeights, Embedding]:
     return TransformerWeights(blocks, wc, bc, heads), emb
 
 
+def _rank_loss(torch, predicted, target):
+    """Mean squared error of the per-image standardized scores: a differentiable stand-in for ranking."""
+    def z(v):
+        return (v - v.mean(dim=1, keepdim=True)) / (v.std(dim=1, keepdim=True) + 1e-6)
+    return ((z(predicted) - z(target)) ** 2).mean()
+
+
 def _pruned_masks(torch, received, gen):
     n_b, n = received.shape
     ks = torch.randint(int(0.2 * n), int(0.6 * n) + 1, (n_b,), generator=gen)
@@ -181,13 +192,19 @@ def train(cfg: AtisConfig, out: Path, *, seed: int = 0, epochs_float: int = 60, 
         for i in range(0, len(xs), 64):
             idx = perm[i:i + 64]
             full = torch.ones(len(idx), PIXELS, dtype=torch.bool)
-            keep = full
-            if i // 64 % 2:
-                with torch.no_grad():
-                    _, received = model(xs[idx], full)
-                keep = _pruned_masks(torch, received, gen)
-            logits, _ = model(xs[idx], keep)
-            loss = torch.nn.functional.cross_entropy(logits, ys[idx])
+            logits, received = model(xs[idx], full)
+            # A linear scorer u·token learns to predict the attention received; the embedding is pulled towards
+            # tokens that such a scorer (what the FPAA computes) ranks well.
+            linear = model.tokens(xs[idx]) @ model.u
+            loss = 0.5 * _rank_loss(torch, linear, received.detach())
+            kind = i // 64 % 4
+            if kind < 2:
+                loss = loss + torch.nn.functional.cross_entropy(logits, ys[idx])
+            else:
+                ranking = received if kind == 2 else linear
+                keep = _pruned_masks(torch, ranking.detach(), gen)
+                pruned, _ = model(xs[idx], keep)
+                loss = loss + torch.nn.functional.cross_entropy(pruned, ys[idx])
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -197,7 +214,8 @@ def train(cfg: AtisConfig, out: Path, *, seed: int = 0, epochs_float: int = 60, 
         float_accuracy = _torch_accuracy(torch, model, split)
     weights, emb = _export(model, t.heads)
     out.parent.mkdir(parents=True, exist_ok=True)
-    weights.save_with(out, embed_value=emb.value, embed_pos=emb.pos, train_seed=np.array(seed))
+    weights.save_with(out, embed_value=emb.value, embed_pos=emb.pos, train_seed=np.array(seed),
+                      train_epochs=np.array([epochs_float, epochs_qat]))
     tokens = load_embedding(out, d).tokens(split.x_test)      # as stored (float32), as everyone will use it
     keep = np.ones(PIXELS, dtype=bool)
     from .golden.transformer import forward_float
