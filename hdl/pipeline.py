@@ -53,8 +53,9 @@ class RowPacker(wiring.Component):
 
 class ScoredTransformer(wiring.Component):
     """Tokens (int8 elements, as into :class:`hdl.scorer.Scorer`) -> FPAA scoring over the pins -> transformer
-    logits per ``seq_len`` tokens. Members: ``i_token``, the FPAA pins, ``drop``, ``i_load`` (weights), ``o_result``;
-    the row stream into the transformer is ``o_rows`` of submodule ``packer`` (benches monitor the keep bits there)."""
+    logits per ``seq_len`` tokens. Members: ``i_token``, the FPAA pins, ``framing_error``, ``drop``, ``i_load``
+    (weights), ``o_result``. Throughput: the scorer's token rate while the transformer keeps up; a sequence's tokens
+    wait in the scorer's FIFO (then upstream) while the transformer finishes the previous one."""
 
     def __init__(self, projection: ProjectionSpec, sequencer: SequencerSpec, transformer: Transformer):
         self._proj, self._seq, self._t = projection, sequencer, transformer
