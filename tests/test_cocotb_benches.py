@@ -16,6 +16,34 @@ def _report(result) -> str:
     return "\n".join(lines)
 
 
+# The two longest benches come first, so pytest-xdist starts them early.
+
+def test_transformer_logits_bit_exact_and_attention_cycles_scale_with_kept():
+    """Random models × masks × both semantics bit-exact; same tokens dense vs gated (16 tokens, 4 kept)."""
+    (bench,) = [b for b in BENCHES if b.block == "transformer"]
+    result = run_bench(bench, extra_env={"ATIS_BENCH_MODELS": "2", "ATIS_BENCH_N": "16", "ATIS_BENCH_KEEP": "0.25"})
+    assert result.passed, _report(result)
+    assert result.metrics["transformer"]["sequences"] == 2 * 15 * 2
+    assert result.metrics["transformer"]["logit_mismatches"] == 0
+    assert result.metrics["attention"]["logit_mismatches"] == 0
+    (att,) = result.metrics["attention"]["runs"]
+    assert att["kept"] == 4
+    # k² scaling: 2 blocks × 2 heads of dh = 8 over 3 lanes, ≈ n_q·(n_k·(⌈8/3⌉ + 2) + ≈20) per head
+    assert att["cycle_reduction"] > 8, att
+
+
+def test_digits_through_scorer_fpaa_and_transformer_rtl():
+    """Test images through scorer RTL + FPAA BFM -> transformer RTL; every keep bit and every class == golden.
+    30 here for the regression's time; `atis bench digits` runs the bench's default of 100."""
+    from cocotb_tests.runner import pipeline_bench
+    result = run_bench(pipeline_bench(0.3, "parallel"), "configs/icebreaker.yaml",
+                       extra_env={"ATIS_BENCH_IMAGES": "30"})
+    assert result.passed, _report(result)
+    figures = result.metrics["pipeline"]
+    assert figures["images"] == 30 and figures["mask_mismatches"] == 0 and figures["logit_mismatches"] == 0
+    assert 0.2 < figures["keep_mean"] < 0.4 and figures["rtl_accuracy"] > 0.8
+
+
 PROJECTION = [b for b in BENCHES if b.block == "projection"]
 SCORER = [b for b in BENCHES if b.block == "scorer"]
 
@@ -71,27 +99,3 @@ def test_scorer_bench_catches_rtl_with_another_settle_time(tmp_path):
     assert "test_backpressure_loses_nothing" not in result.failed_tests    # data flow does not depend on it
     assert result.waveform is not None and result.waveform.stat().st_size > 0
 
-
-def test_transformer_logits_bit_exact_and_attention_cycles_scale_with_kept():
-    """Random models × masks × both semantics bit-exact; same tokens dense vs gated (16 tokens, 4 kept)."""
-    (bench,) = [b for b in BENCHES if b.block == "transformer"]
-    result = run_bench(bench, extra_env={"ATIS_BENCH_MODELS": "2", "ATIS_BENCH_N": "16", "ATIS_BENCH_KEEP": "0.25"})
-    assert result.passed, _report(result)
-    assert result.metrics["transformer"]["sequences"] == 2 * 15 * 2
-    assert result.metrics["transformer"]["logit_mismatches"] == 0
-    assert result.metrics["attention"]["logit_mismatches"] == 0
-    (att,) = result.metrics["attention"]["runs"]
-    assert att["kept"] == 4
-    # k² scaling: 2 blocks × 2 heads of dh = 8 over 3 lanes, ≈ n_q·(n_k·(⌈8/3⌉ + 2) + ≈20) per head
-    assert att["cycle_reduction"] > 8, att
-
-
-def test_digits_through_scorer_fpaa_and_transformer_rtl():
-    """≥ 100 test images: scorer RTL + FPAA BFM -> transformer RTL; every keep bit and every class == golden."""
-    from cocotb_tests.runner import pipeline_bench
-    result = run_bench(pipeline_bench(0.3, "parallel"), "configs/icebreaker.yaml",
-                       extra_env={"ATIS_BENCH_IMAGES": "100"})
-    assert result.passed, _report(result)
-    figures = result.metrics["pipeline"]
-    assert figures["images"] == 100 and figures["mask_mismatches"] == 0 and figures["logit_mismatches"] == 0
-    assert 0.2 < figures["keep_mean"] < 0.4 and figures["rtl_accuracy"] > 0.8
