@@ -485,7 +485,8 @@ def bench_digits(config: ConfigOpt = Path("configs/icebreaker.yaml"),
         _fail(f"{config}: the digits need model.seq_len = 64 and trained transformer.weights "
               f"(configs/icebreaker.yaml has both)", 2)
     with console.status(f"co-simulating {images} digits through scorer + FPAA model + transformer ..."):
-        result = run_bench(pipeline_bench(keep, dac), config, work_dir=out, extra_env={"ATIS_BENCH_IMAGES": str(images)})
+        result = run_bench(pipeline_bench(keep, dac), config, work_dir=out,
+                           extra_env={"ATIS_BENCH_IMAGES": str(images)})
     figures = result.metrics.get("pipeline", {})
     for key, value in figures.items():
         console.print(f"{key}: {value}", highlight=False)

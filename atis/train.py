@@ -169,7 +169,7 @@ def _pruned_masks(torch, received, gen):
     return ranks < ks[:, None]
 
 
-def train(cfg: AtisConfig, out: Path, *, seed: int = 0, epochs_float: int = 60, epochs_qat: int = 30,
+def train(cfg: AtisConfig, out: Path, *, seed: int = 0, epochs_float: int = 60, epochs_qat: int = 20,
           progress: Callable[[str, int, int], None] | None = None) -> TrainReport:
     """Train on the digits split, write ``out`` (.npz: transformer + embedding), return the accuracies."""
     torch = _torch()

@@ -2,8 +2,10 @@
 
 Dataflow (one token row per transfer, every arrow a stream)::
 
-    x ─┬─> Linear[Wq|Wk|Wv] ─> MultiHeadAttention ─> Linear Wo ─> AddNorm ─┬─> Linear W1 relu ─> Linear W2 ─> AddNorm ─> x'
-       └─────────────── skip FIFO (a whole sequence) ─────────────────┘   └──────── skip FIFO ───────────────┘
+    x ─┬─> Linear[Wq|Wk|Wv] ─> MultiHeadAttention ─> Linear Wo ─> AddNorm ─> y
+       └─────────────── skip FIFO (a whole sequence) ─────────────────┘
+    y ─┬─> Linear W1 relu ─> Linear W2 ─> AddNorm ─> x'
+       └──────── skip FIFO ─────────────────┘
 
 Load chain order: [Wq|Wk|Wv] (shifts q, k, v), score shift s, Wo (o), W1 (f1), W2 (f2).
 """

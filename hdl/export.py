@@ -20,7 +20,8 @@ from .softmax import Softmax
 from .pipeline import ScoredTransformer
 from .transformer import Transformer
 
-__all__ = ["BLOCKS", "default_blocks", "transformer_unsupported", "MODULE_PREFIX", "LINT_WAIVERS", "build_block", "block_verilog", "write_verilog", "lint_verilog"]
+__all__ = ["BLOCKS", "default_blocks", "transformer_unsupported", "MODULE_PREFIX", "LINT_WAIVERS", "build_block",
+           "block_verilog", "write_verilog", "lint_verilog"]
 
 #: Top modules are named ``atis_<block>``: never equal to a port name (ports are ``i_*``/``o_*``/nouns).
 MODULE_PREFIX = "atis_"

@@ -1,4 +1,5 @@
-"""Host link of the transformer: commands over a byte stream (``HostLink``), and the same over a UART (``TransformerTop``).
+"""Host link of the transformer: commands over a byte stream (``HostLink``), the same over a UART
+(``TransformerTop``).
 
 Protocol (all multi-byte numbers little-endian; byte streams here, 8N1 at ``fpga.uart_baud`` on a board):
 
