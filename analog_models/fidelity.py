@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.stats import spearmanr
 
-from atis.config import AtisConfig, config_from_dict, config_to_dict, merge
+from atis.config import AtisConfig, with_overrides
 
 from .fpaa import FpaaModel
 
@@ -31,10 +31,10 @@ def fidelity(cfg: AtisConfig, bits: tuple[int, ...] = (3, 4, 5, 6, 7, 8), n: int
     out = {}
     part_bits = cfg.dac.part_bits
     for b in bits:
-        cfg_b = config_from_dict(merge(config_to_dict(cfg), {
+        cfg_b = with_overrides(cfg, {
             "projection": {"dac_bits": b},
             "dac": {"part_bits": None if part_bits is None else max(b, part_bits)},
-            "fpaa": {"comparator": {"threshold": "fixed"}}}))
+            "fpaa": {"comparator": {"threshold": "fixed"}}})
         model = FpaaModel(cfg_b)
         w = model.float_weights.mean(axis=0)     # what the consensus score approximates, before FG quantization
         codes = gaussian_codes(x, b)

@@ -26,6 +26,8 @@ err = Console(stderr=True, soft_wrap=True)   # an error stays one line, whatever
 
 ConfigOpt = Annotated[Optional[Path], typer.Option("--config", "-c", metavar="YAML",
                                                    help="config file (default: configs/default.yaml)")]
+FiguresJsonOpt = Annotated[bool, typer.Option("--json", help="end with one JSON line of the figures")]
+BenchDirOpt = Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="work directory")]
 
 
 def _fail(message: str, code: int) -> None:
@@ -203,8 +205,7 @@ def fpaa(config: ConfigOpt = None,
          n: Annotated[int, typer.Option("--n", min=100, metavar="N", help="tokens per measurement")] = 20_000,
          plot: Annotated[Path, typer.Option("--plot", metavar="PNG", help="drift + fidelity figure")] = Path(
              "build/fpaa.png"),
-         as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the figures")]
-         = False) -> None:
+         as_json: FiguresJsonOpt = False) -> None:
     """Characterize the FPAA model: operating point, keep ratio, drift and trim, fidelity per DAC width."""
     from .fpaa_report import characterize, fpaa_plot
     cfg = load_config(config)
@@ -221,8 +222,7 @@ def fpaa(config: ConfigOpt = None,
 def energy(config: ConfigOpt = None,
            plot: Annotated[Path, typer.Option("--plot", metavar="PNG", help="stacked-bar figure")] = Path(
                "build/energy.png"),
-           as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the figures")]
-           = False) -> None:
+           as_json: FiguresJsonOpt = False) -> None:
     """Honest energy accounting (seed §4.2-§4.3): analog core, DACs, digital scorer, attention saved."""
     from analog_models.energy import energy_report
 
@@ -343,8 +343,7 @@ def sweep(config: ConfigOpt = None,
           = None,
           scorer: Annotated[Optional[list[str]], typer.Option("--scorer", metavar="NAME",
                                                               help="only these scorers (repeatable)")] = None,
-          as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the figures")]
-          = False) -> None:
+          as_json: FiguresJsonOpt = False) -> None:
     """Digits accuracy × keep ratio × scorer (oracle, random, digital, FPAA at 8/6/4/3 bits, ±10 °C with and
     without trim, adaptive θ, sensor mode), both mask semantics, energy per image; table, JSON and figures."""
     from rich.progress import Progress
@@ -366,6 +365,15 @@ def sweep(config: ConfigOpt = None,
         print(json.dumps(result))
 
 
+def _finish_bench(result, as_json: bool, figures: dict) -> None:
+    """A bench command's ending: failures explained, the JSON line if asked for, exit 1 unless it passed."""
+    _explain_failures([result])
+    if as_json:
+        print(json.dumps({"passed": result.passed, "bench_wall_s": round(result.wall_s, 2), **figures}))
+    if not result.passed:
+        raise typer.Exit(1)
+
+
 bench_app = typer.Typer(no_args_is_help=True, help="Co-simulation measurements of RTL blocks (Verilator).")
 app.add_typer(bench_app, name="bench")
 
@@ -376,10 +384,8 @@ def bench_scorer(config: ConfigOpt = None,
                  fpaa: Annotated[str, typer.Option(metavar="model|constant",
                                                    help="FPAA BFM: the analog model, or a constant comparator "
                                                         "(to measure the model's co-sim overhead)")] = "model",
-                 out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="work directory")] = Path(
-                     "build/bench"),
-                 as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the figures")]
-                 = False) -> None:
+                 out: BenchDirOpt = Path("build/bench"),
+                 as_json: FiguresJsonOpt = False) -> None:
     """Scorer RTL + DAC monitor + FPAA model: tokens/s (simulated), SPI utilization, cycles/token, mismatches."""
     from cocotb_tests.runner import Bench, run_bench
     if fpaa not in ("model", "constant"):
@@ -399,12 +405,7 @@ def bench_scorer(config: ConfigOpt = None,
             if isinstance(value, (int, float)) and not isinstance(value, bool):
                 table.add_row(key, f"{value:,.4g}" if isinstance(value, float) else f"{value:,}")
         console.print(table)
-    _explain_failures([result])
-    if as_json:
-        print(json.dumps({"passed": result.passed, "bench_wall_s": round(result.wall_s, 2),
-                          "spi_utilization": None, **scorer}))
-    if not result.passed:
-        raise typer.Exit(1)
+    _finish_bench(result, as_json, {"spi_utilization": None, **scorer})
 
 
 @bench_app.command("attention")
@@ -417,10 +418,8 @@ def bench_attention(config: ConfigOpt = None,
                     mask: Annotated[Optional[str], typer.Option(metavar="drop|keymask",
                                                                 help="mask semantics (default: the config's)")]
                     = None,
-                    out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="work directory")] = Path(
-                        "build/bench"),
-                    as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the figures")]
-                    = False) -> None:
+                    out: BenchDirOpt = Path("build/bench"),
+                    as_json: FiguresJsonOpt = False) -> None:
     """Transformer RTL: attention-core cycles dense (all kept) vs gated on the same tokens, logits vs golden."""
     from cocotb_tests.runner import Bench, run_bench
     from hdl.export import transformer_unsupported
@@ -454,14 +453,9 @@ def bench_attention(config: ConfigOpt = None,
                           f"{r['gated_cycles']:,}", f"{r['cycle_reduction']:.2f}", f"{r['ideal_reduction']:.2f}",
                           str(r["logit_mismatches"]))
         console.print(table)
-    _explain_failures([result])
-    if as_json:
-        figures = runs[0] if len(runs) == 1 else {"runs": runs}
-        # (the top-level logit_mismatches is the whole run's: dense sequences included)
-        print(json.dumps({"passed": result.passed, "bench_wall_s": round(result.wall_s, 2), **figures,
-                          **{k: v for k, v in att.items() if k != "runs"}}))
-    if not result.passed:
-        raise typer.Exit(1)
+    # (the top-level logit_mismatches is the whole run's: dense sequences included)
+    _finish_bench(result, as_json, {**(runs[0] if len(runs) == 1 else {"runs": runs}),
+                                    **{k: v for k, v in att.items() if k != "runs"}})
 
 
 @bench_app.command("digits")
@@ -471,10 +465,8 @@ def bench_digits(config: ConfigOpt = Path("configs/icebreaker.yaml"),
                  dac: Annotated[str, typer.Option(metavar="spi|parallel",
                                                   help="DAC port: the config's AD5628 SPI or a parallel bus "
                                                        "(faster to co-simulate)")] = "parallel",
-                 out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="work directory")] = Path(
-                     "build/bench"),
-                 as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the figures")]
-                 = False) -> None:
+                 out: BenchDirOpt = Path("build/bench"),
+                 as_json: FiguresJsonOpt = False) -> None:
     """Digits test images through the whole RTL: scorer with the FPAA model on its pins -> transformer; every
     keep bit and class checked against the vectorized model + golden transformer; RTL accuracy."""
     from cocotb_tests.runner import pipeline_bench, run_bench
@@ -490,11 +482,7 @@ def bench_digits(config: ConfigOpt = Path("configs/icebreaker.yaml"),
     figures = result.metrics.get("pipeline", {})
     for key, value in figures.items():
         console.print(f"{key}: {value}", highlight=False)
-    _explain_failures([result])
-    if as_json:
-        print(json.dumps({"passed": result.passed, "bench_wall_s": round(result.wall_s, 2), **figures}))
-    if not result.passed:
-        raise typer.Exit(1)
+    _finish_bench(result, as_json, figures)
 
 
 def main() -> None:

@@ -23,7 +23,7 @@ __all__ = ["ConfigError", "ModelConfig", "ProjectionConfig", "FpgaConfig", "DacC
            "ComparatorConfig", "PrototypeConfig", "HeadsConfig", "FpaaConfig", "EnergyConfig", "TransformerConfig",
            "AtisConfig",
            "load_config", "config_from_dict", "config_to_dict", "config_reference",
-           "config_reference_markdown", "merge", "DEFAULT_CONFIG"]
+           "config_reference_markdown", "merge", "with_overrides", "DEFAULT_CONFIG"]
 
 DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
 
@@ -276,3 +276,8 @@ def merge(base: dict, overrides: dict) -> dict:
     for key, value in overrides.items():
         out[key] = merge(out.get(key) or {}, value) if isinstance(value, dict) else value
     return out
+
+
+def with_overrides(cfg: AtisConfig, overrides: dict) -> AtisConfig:
+    """``cfg`` with ``overrides`` deep-merged in, validated again (cross-field checks included)."""
+    return config_from_dict(merge(config_to_dict(cfg), overrides))

@@ -29,7 +29,7 @@ from analog_models import FpaaModel
 from analog_models.energy import energy_report
 from analog_models.prototype import least_squares_prototype
 
-from .config import AtisConfig, ConfigError, config_from_dict, config_to_dict, merge
+from .config import AtisConfig, ConfigError, with_overrides
 from .digits import PIXELS, load_embedding, load_split
 from .golden.digital_scorer import DigitalScorerSpec, digital_scores
 from .golden.projection import projection_codes, resolve_projection
@@ -40,10 +40,6 @@ __all__ = ["KEEPS", "BITS", "run_sweep"]
 KEEPS = (1.0, 0.6, 0.4, 0.3, 0.2)
 BITS = (8, 6, 4, 3)
 DRIFT_C = 10.0
-
-
-def _with(cfg: AtisConfig, overrides: dict) -> AtisConfig:
-    return config_from_dict(merge(config_to_dict(cfg), overrides))
 
 
 def _top_k(scores: np.ndarray, keep: float) -> np.ndarray:
@@ -94,10 +90,10 @@ class _Data:
             target = self.train_att.reshape(-1)[sample]
             best = (-2.0, low)
             for shift in range(low, min(low + 7, 32)):
-                c = _with(cfg, {"projection": {"shift": shift}})
+                c = with_overrides(cfg, {"projection": {"shift": shift}})
                 codes = self.codes(c, "train")[sample] - (1 << (c.projection.dac_bits - 1))
                 q = _centered_prototype(codes, target)
-                model = FpaaModel(_with(c, {"fpaa": {"comparator": {"threshold": "fixed"}}}),
+                model = FpaaModel(with_overrides(c, {"fpaa": {"comparator": {"threshold": "fixed"}}}),
                                   prototypes=np.repeat(q, c.fpaa.heads.count, axis=0))
                 with warnings.catch_warnings():         # a saturated candidate scores constant: rho = nan
                     warnings.simplefilter("ignore")
@@ -105,7 +101,7 @@ class _Data:
                                     target).statistic
                 best = max(best, (float(np.nan_to_num(rho, nan=-1.0)), shift))
             self._shifts[key] = best[1]
-        return _with(cfg, {"projection": {"shift": self._shifts[key]}})
+        return with_overrides(cfg, {"projection": {"shift": self._shifts[key]}})
 
     def codes(self, cfg: AtisConfig, which: str) -> np.ndarray:
         tokens = self.train_tokens if which == "train" else self.test_tokens
@@ -114,7 +110,7 @@ class _Data:
 
 def _fpaa_masks(data: _Data, cfg: AtisConfig, keep: float, *, drift: float = 0.0, trim: bool = False,
                 adaptive: bool = False) -> np.ndarray:
-    bits_cfg = _with(data.calibrated(cfg), {"fpaa": {"comparator": {
+    bits_cfg = with_overrides(data.calibrated(cfg), {"fpaa": {"comparator": {
         "keep_target": keep, "threshold": "adaptive" if adaptive else "target"}}})
     train_codes, test_codes = data.codes(bits_cfg, "train"), data.codes(bits_cfg, "test")
     mid = 1 << (bits_cfg.projection.dac_bits - 1)
@@ -139,7 +135,7 @@ def _digital_masks(data: _Data, cfg: AtisConfig, keep: float) -> np.ndarray:
 
 def _sensor_masks(data: _Data, cfg: AtisConfig, keep: float) -> np.ndarray:
     """Pixel neighbourhoods as OTA input voltages (v_ref ± the DAC's swing), no projection, no DAC."""
-    sensor_cfg = _with(cfg, {"projection": {"m": 9, "lanes": 1}, "dac": {"n_channels": 8},
+    sensor_cfg = with_overrides(cfg, {"projection": {"m": 9, "lanes": 1}, "dac": {"n_channels": 8},
                              "fpaa": {"comparator": {"keep_target": keep, "threshold": "fixed"}}})
     dac = sensor_cfg.dac
 
@@ -163,7 +159,7 @@ def _scorers(cfg: AtisConfig) -> dict[str, tuple[Callable, str, int | None]]:
         "digital": (lambda data, keep: _digital_masks(data, cfg, keep), "digital scorer", bits),
     }
     for b in BITS:
-        cb = _with(cfg, {"projection": {"dac_bits": b}})
+        cb = with_overrides(cfg, {"projection": {"dac_bits": b}})
         out[f"fpaa-{b}b"] = (lambda data, keep, cb=cb: _fpaa_masks(data, cb, keep), "fpaa", b)
     for sign, label in ((1, "+"), (-1, "-")):
         for trim in (False, True):
@@ -178,7 +174,7 @@ def _scorers(cfg: AtisConfig) -> dict[str, tuple[Callable, str, int | None]]:
 def _scoring_pJ(cfg: AtisConfig, kind: str, bits: int | None) -> float:
     if kind in ("oracle", "random"):
         return 0.0
-    report = energy_report(_with(cfg, {"projection": {"dac_bits": bits}}) if bits else cfg)
+    report = energy_report(with_overrides(cfg, {"projection": {"dac_bits": bits}}) if bits else cfg)
     key = {"digital scorer": "digital scorer", "sensor": "ATIS sensor mode (no DAC)"}.get(
         kind, f"ATIS, {cfg.projection.m} DACs x {bits} b")
     return sum(report.per_token[key].values())
@@ -242,7 +238,7 @@ def fpaa_scorer_overrides(cfg: AtisConfig, keep: float, where) -> dict:
     from pathlib import Path
     data = _Data(cfg)
     c = data.calibrated(cfg)
-    c = _with(c, {"fpaa": {"comparator": {"keep_target": keep, "threshold": "target"}}})
+    c = with_overrides(c, {"fpaa": {"comparator": {"keep_target": keep, "threshold": "target"}}})
     train_codes = data.codes(c, "train")
     q = _centered_prototype(train_codes - (1 << (c.projection.dac_bits - 1)), data.train_att.reshape(-1))
     q = np.repeat(q, c.fpaa.heads.count, axis=0)

@@ -18,7 +18,7 @@ import numpy as np
 
 from analog_models import FpaaModel
 from analog_models.fidelity import gaussian_codes
-from atis.config import config_from_dict, config_to_dict, load_config, merge
+from atis.config import load_config, with_overrides
 
 
 def best_of(repeat: int, run) -> float:
@@ -45,7 +45,7 @@ def main() -> int:
     matmul_s = best_of(args.repeat, lambda: x @ q)
     rows = []
     for mode in ("fixed", "target", "adaptive"):
-        cfg = config_from_dict(merge(config_to_dict(base), {"fpaa": {"comparator": {"threshold": mode}}}))
+        cfg = with_overrides(base, {"fpaa": {"comparator": {"threshold": mode}}})
         model_s = best_of(args.repeat, lambda: FpaaModel(cfg, reference_codes=refs).score(codes))
         rows.append({"threshold": mode, "model_s": round(model_s, 3), "tokens_per_s": round(args.n / model_s),
                      "matmul_s": round(matmul_s, 4), "ratio_model_over_matmul": round(model_s / matmul_s, 1)})

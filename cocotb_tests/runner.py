@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import yaml
 
-from atis.config import AtisConfig, config_from_dict, config_to_dict, load_config, merge
+from atis.config import AtisConfig, config_from_dict, config_to_dict, load_config, merge, with_overrides
 from atis.toolchain import activate_verilator
 from hdl.export import LINT_WAIVERS, MODULE_PREFIX, write_verilog
 
@@ -166,7 +166,7 @@ def run_bench(bench: Bench, config: Path | str | None = None, *, work_dir: Path 
         (where / stale).unlink(missing_ok=True)
     cfg = _bench_config(bench, Path(config) if config else None, where)
     (where / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
-    rtl_cfg = config_from_dict(merge(config_to_dict(cfg), bench.rtl_overrides)) if bench.rtl_overrides else cfg
+    rtl_cfg = with_overrides(cfg, bench.rtl_overrides) if bench.rtl_overrides else cfg
     sources = write_verilog(rtl_cfg, where / "rtl", [bench.block])
     toplevel = MODULE_PREFIX + bench.block
     result = BenchResult(bench.name, log=where / "sim.log")

@@ -25,6 +25,7 @@ from cocotb_tests.bfm import StreamBus, StreamSink, StreamSource
 from cocotb_tests.bfm.simtime import Elapsed
 from cocotb_tests.test_projection import record_metric
 from cocotb_tests.test_scorer import attach_fpaa
+from cocotb_tests.test_transformer import unpack_logits
 from hdl.linear import load_layout
 from hdl.projection import token_layout
 from hdl.transformer import result_layout
@@ -63,8 +64,7 @@ async def test_digits_through_scorer_and_transformer(dut):
     mismatches, correct = [], 0
     for i in range(images):
         got = await with_timeout(results.recv(), per_image_ns, "ns")
-        logits = [(got["logits"] >> (32 * c)) & 0xFFFFFFFF for c in range(t.classes)]
-        logits = [v - (1 << 32) if v >> 31 else v for v in logits]
+        logits = unpack_logits(got["logits"], t.classes)
         want = forward_int(tokens[i], keep[i], w, t.mask).tolist()
         if logits != want or got["kept"] != int(keep[i].sum()):
             mismatches.append(f"image {i}: logits {logits} kept {got['kept']}, expected {want} kept "

@@ -76,8 +76,7 @@ class TB:
         t = self.cfg.transformer
         budget = 20 * len(x) * (4 * self.d * self.d + 2 * self.d * t.ffn + len(x) * self.d) * t.layers + 10 ** 5
         item = await with_timeout(self.results.recv(), budget * CLOCK_NS, "ns")
-        n_cls = t.classes
-        item["logits"] = [_signed((item["logits"] >> (32 * c)) & 0xFFFFFFFF, 32) for c in range(n_cls)]
+        item["logits"] = unpack_logits(item["logits"], t.classes)
         return item
 
     def check(self) -> None:
@@ -89,8 +88,10 @@ def _pack(row: np.ndarray) -> int:
     return sum((int(v) & 0xFF) << (8 * i) for i, v in enumerate(row))
 
 
-def _signed(value: int, bits: int) -> int:
-    return value - (1 << bits) if value >> (bits - 1) else value
+def unpack_logits(word: int, classes: int) -> list[int]:
+    """The int32 logits of a result payload's ``logits`` field (the codec leaves array fields packed)."""
+    out = [(word >> (32 * c)) & 0xFFFFFFFF for c in range(classes)]
+    return [v - (1 << 32) if v >> 31 else v for v in out]
 
 
 def masks(rng, n_max: int) -> list[np.ndarray]:

@@ -15,7 +15,7 @@ from .linear import load_layout
 from .mask_gate import token_layout
 from .projection import _counter
 from .projection import token_layout as element_layout
-from .scorer import Scorer, fpaa_pins, scored_layout
+from .scorer import Scorer, forward_fpaa_pins, fpaa_pins, scored_layout
 from .transformer import Transformer, result_layout
 
 __all__ = ["RowPacker", "ScoredTransformer"]
@@ -69,11 +69,7 @@ class ScoredTransformer(wiring.Component):
         m.submodules.scorer = scorer = Scorer(self._proj, self._seq)
         m.submodules.packer = packer = RowPacker(t.d, t.max_len)
         m.submodules.transformer = t
-        for name, member in fpaa_pins(self._seq).items():
-            if member.flow == wiring.In:
-                m.d.comb += getattr(scorer, name).eq(getattr(self, name))
-            else:
-                m.d.comb += getattr(self, name).eq(getattr(scorer, name))
+        forward_fpaa_pins(m, self, scorer, self._seq)
         wiring.connect(m, wiring.flipped(self.i_token), scorer.i_token)
         wiring.connect(m, scorer.o_token, packer.i_elements)
         wiring.connect(m, packer.o_rows, t.i_tokens)

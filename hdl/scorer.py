@@ -17,7 +17,7 @@ from .dac_sequencer import DacSequencer
 from .digital_scorer import DigitalScorer
 from .projection import Projection, token_layout
 
-__all__ = ["Scorer", "scored_layout", "fpaa_pins", "scorer_specs"]
+__all__ = ["Scorer", "scored_layout", "fpaa_pins", "forward_fpaa_pins", "scorer_specs"]
 
 
 def scored_layout() -> data.StructLayout:
@@ -32,6 +32,15 @@ def fpaa_pins(sequencer: SequencerSpec | None) -> dict:
     return {"o_round": Out(range(max(sequencer.rounds, 2))), "o_evaluate": Out(1),
             "comparator": In(sequencer.comparators),
             **dac_pins(sequencer.part, sequencer.n_dac, sequencer.part_bits)}
+
+
+def forward_fpaa_pins(m, outer, scorer, sequencer: SequencerSpec | None) -> None:
+    """Wire a top's FPAA pins (``fpaa_pins(sequencer)`` members of ``outer``) to the same members of its scorer."""
+    for name, member in fpaa_pins(sequencer).items():
+        if member.flow == In:
+            m.d.comb += getattr(scorer, name).eq(getattr(outer, name))
+        else:
+            m.d.comb += getattr(outer, name).eq(getattr(scorer, name))
 
 
 def scorer_specs(cfg: AtisConfig) -> tuple[ProjectionSpec, SequencerSpec, DigitalScorerSpec | None]:

@@ -17,7 +17,7 @@ from atis.golden.projection import ProjectionSpec
 from atis.golden.sequencer import SequencerSpec
 
 from .projection import _counter
-from .scorer import Scorer, fpaa_pins
+from .scorer import Scorer, forward_fpaa_pins, fpaa_pins
 from .uart import UartRx, UartTx
 
 __all__ = ["ScorerTop"]
@@ -44,11 +44,7 @@ class ScorerTop(wiring.Component):
         m.submodules.rx = rx = UartRx(self._div)
         m.submodules.tx = tx = UartTx(self._div)
         m.submodules.answers = answers = SyncFIFOBuffered(width=8, depth=4)
-        for name, member in fpaa_pins(None if self._digital else s).items():
-            if member.flow == wiring.In:
-                m.d.comb += getattr(scorer, name).eq(getattr(self, name))
-            else:
-                m.d.comb += getattr(self, name).eq(getattr(scorer, name))
+        forward_fpaa_pins(m, self, scorer, None if self._digital else s)
         m.d.comb += [rx.rx.eq(self.uart_rx), self.uart_tx.eq(tx.tx)]
 
         # bytes -> token elements, framed by an element counter
