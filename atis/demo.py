@@ -7,9 +7,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from analog_models.energy import EnergyReport, energy_report
-from cocotb_tests.runner import Bench, BenchResult, run_bench
-from hdl.export import lint_verilog, write_verilog
+from atis.analog_models.energy import EnergyReport, energy_report
+from atis.cocotb_tests.runner import Bench, BenchResult, run_bench
+from atis.hdl.export import lint_verilog, write_verilog
 
 from .config import AtisConfig, load_config
 from .fpaa_report import FpaaReport, characterize
@@ -55,10 +55,10 @@ def run_demo(config: Path | str | None, out_dir: Path, *, tokens: int = 1000, sc
     lint_clean = all(ok for ok, _ in results)
     step(f"running the projection bench ({tokens} random tokens + edge tokens, Verilator)")
     # The config exactly as given (its own kind and weight/calibration files), unlike the regression's variants.
-    bench = Bench(f"projection-{cfg.projection.kind}", "projection", "cocotb_tests.test_projection")
+    bench = Bench(f"projection-{cfg.projection.kind}", "projection", "atis.cocotb_tests.test_projection")
     result = run_bench(bench, config, work_dir=out_dir / "sim", tokens=tokens)
     step(f"co-simulating the scorer with the FPAA model in the loop ({scorer_tokens} tokens, Verilator)")
-    scorer = run_bench(Bench("scorer", "scorer", "cocotb_tests.test_scorer"), config, work_dir=out_dir / "sim",
+    scorer = run_bench(Bench("scorer", "scorer", "atis.cocotb_tests.test_scorer"), config, work_dir=out_dir / "sim",
                        tokens=scorer_tokens, testcase="test_keep_mask_equals_vectorized_model")
     step("characterizing the FPAA model on projected tokens")
     fpaa = characterize(cfg, n=5000, progress=lambda s: step(f"FPAA model: {s}"))

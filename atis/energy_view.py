@@ -5,7 +5,7 @@ from pathlib import Path
 
 from rich.table import Table
 
-from analog_models.energy import SCORING_PARTS, EnergyReport
+from atis.analog_models.energy import SCORING_PARTS, EnergyReport
 
 __all__ = ["energy_tables", "energy_plot"]
 

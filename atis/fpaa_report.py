@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from analog_models import FpaaModel
-from analog_models.fidelity import fidelity
+from atis.analog_models import FpaaModel
+from atis.analog_models.fidelity import fidelity
 
 from .config import AtisConfig
 from .golden.projection import projection_codes, resolve_projection

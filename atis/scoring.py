@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from analog_models import FpaaModel, ScoreResult
+from atis.analog_models import FpaaModel, ScoreResult
 
 from .config import AtisConfig
 from .golden.projection import ASSUMED_TOKEN_SIGMA, ProjectionSpec, projection_codes, resolve_projection

@@ -25,9 +25,9 @@ from collections.abc import Callable
 import numpy as np
 from scipy.stats import spearmanr
 
-from analog_models import FpaaModel
-from analog_models.energy import energy_report
-from analog_models.prototype import least_squares_prototype
+from atis.analog_models import FpaaModel
+from atis.analog_models.energy import energy_report
+from atis.analog_models.prototype import least_squares_prototype
 
 from .config import AtisConfig, ConfigError, with_overrides
 from .digits import PIXELS, load_embedding, load_split

@@ -13,11 +13,11 @@ import json
 import sys
 from pathlib import Path
 
-from cocotb_tests.runner import DEFAULT_WORK_DIR, Bench, run_bench
+from atis.cocotb_tests.runner import DEFAULT_WORK_DIR, Bench, run_bench
 
 
 def measure(config: Path | None, mask: str, sizes: list[int], ratios: list[float]) -> dict:
-    bench = Bench(f"bench-attention-{mask}", "transformer", "cocotb_tests.test_transformer",
+    bench = Bench(f"bench-attention-{mask}", "transformer", "atis.cocotb_tests.test_transformer",
                   {"transformer": {"mask": mask}})
     result = run_bench(bench, config, work_dir=DEFAULT_WORK_DIR / "benchmarks", testcase="test_attention_cycles",
                        extra_env={"ATIS_BENCH_N": ",".join(map(str, sizes)),

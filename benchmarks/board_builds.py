@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from boards import BOARDS
-from boards.build import BuildError, build_board
+from atis.boards import BOARDS
+from atis.boards.build import BuildError, build_board
 
 
 def main() -> int:

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import numpy as np
 
-from analog_models import FpaaModel
-from analog_models.fidelity import gaussian_codes
+from atis.analog_models import FpaaModel
+from atis.analog_models.fidelity import gaussian_codes
 from atis.config import load_config, with_overrides
 
 

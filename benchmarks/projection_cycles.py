@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from atis.config import load_config
-from cocotb_tests.runner import DEFAULT_WORK_DIR, Bench, run_bench
+from atis.cocotb_tests.runner import DEFAULT_WORK_DIR, Bench, run_bench
 
 
 def main() -> int:
@@ -25,7 +25,7 @@ def main() -> int:
     cfg = load_config(args.config)
     rows = []
     for lanes in args.lanes:
-        bench = Bench(f"bench-projection-L{lanes}", "projection", "cocotb_tests.test_projection",
+        bench = Bench(f"bench-projection-L{lanes}", "projection", "atis.cocotb_tests.test_projection",
                       {"projection": {"lanes": lanes}})
         result = run_bench(bench, args.config, work_dir=DEFAULT_WORK_DIR / "benchmarks", tokens=args.tokens)
         if not result.passed:

@@ -13,14 +13,14 @@ import json
 import sys
 from pathlib import Path
 
-from cocotb_tests.runner import DEFAULT_WORK_DIR, Bench, run_bench
+from atis.cocotb_tests.runner import DEFAULT_WORK_DIR, Bench, run_bench
 
 MASK_TEST = "test_keep_mask_equals_vectorized_model"
 
 
 def measure(config: Path | None, m: int, n_dac: int, tokens: int, fpaa: str) -> dict:
     overrides = {"model": {"d_model": max(m, 16)}, "projection": {"m": m}, "dac": {"n_channels": n_dac}}
-    bench = Bench(f"bench-scorer-m{m}-dac{n_dac}-{fpaa}", "scorer", "cocotb_tests.test_scorer", overrides)
+    bench = Bench(f"bench-scorer-m{m}-dac{n_dac}-{fpaa}", "scorer", "atis.cocotb_tests.test_scorer", overrides)
     result = run_bench(bench, config, work_dir=DEFAULT_WORK_DIR / "benchmarks", tokens=tokens, testcase=MASK_TEST,
                        extra_env={"ATIS_BENCH_FPAA": fpaa})
     if not result.passed:

@@ -10,16 +10,14 @@ from amaranth.build import Attrs, Pins, Resource, Subsignal
 from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Module, Signal
 from amaranth.lib.cdc import ResetSynchronizer
 
-from atis.config import AtisConfig, ConfigError
+from atis.config import AtisConfig, ConfigError, bundled_config
 from atis.golden.sequencer import resolve_sequencer
-from hdl.scorer import scorer_specs
-from hdl.scorer_top import ScorerTop
+from atis.hdl.scorer import scorer_specs
+from atis.hdl.scorer_top import ScorerTop
 
 from .pins import PINS
 
-__all__ = ["Board", "BOARDS", "get_board", "BoardTop", "CONFIGS"]
-
-CONFIGS = Path(__file__).resolve().parent.parent / "configs"
+__all__ = ["Board", "BOARDS", "get_board", "BoardTop"]
 
 
 def _ice40_pll(m: Module, platform, clk_target_MHz: float) -> Signal:
@@ -67,7 +65,7 @@ class Board:
 
     @property
     def config(self) -> Path:
-        return CONFIGS / f"{self.name}.yaml"
+        return bundled_config(self.name)
 
     def use_tools(self) -> None:
         """Point amaranth's toolchain at the YoWASP tools unless the user set them."""

@@ -21,15 +21,17 @@ from pathlib import Path
 import numpy as np
 import yaml
 
+import atis
 from atis.config import AtisConfig, config_from_dict, config_to_dict, load_config, merge, with_overrides
 from atis.toolchain import activate_verilator
-from hdl.export import LINT_WAIVERS, MODULE_PREFIX, write_verilog
+from atis.hdl.export import LINT_WAIVERS, MODULE_PREFIX, write_verilog
 
 __all__ = ["Bench", "BenchResult", "BENCHES", "pipeline_bench", "select_benches", "run_bench", "DEFAULT_WORK_DIR"]
 
 log = logging.getLogger(__name__)
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_WORK_DIR = REPO_ROOT / "build" / "sim"
+#: The folder holding the ``atis`` package, for the simulator's Python (an editable checkout or site-packages).
+PACKAGE_PARENT = Path(atis.__file__).resolve().parent.parent
+DEFAULT_WORK_DIR = Path("build") / "sim"
 
 
 def _learned_weights(cfg: AtisConfig, where: Path) -> dict:
@@ -64,20 +66,20 @@ class Bench:
 
 
 BENCHES: list[Bench] = [
-    Bench("projection-jl", "projection", "cocotb_tests.test_projection", {"projection": {"kind": "jl"}}),
-    Bench("projection-learned", "projection", "cocotb_tests.test_projection", fixtures=_learned_weights),
-    Bench("projection-topvar", "projection", "cocotb_tests.test_projection", fixtures=_topvar_calibration),
+    Bench("projection-jl", "projection", "atis.cocotb_tests.test_projection", {"projection": {"kind": "jl"}}),
+    Bench("projection-learned", "projection", "atis.cocotb_tests.test_projection", fixtures=_learned_weights),
+    Bench("projection-topvar", "projection", "atis.cocotb_tests.test_projection", fixtures=_topvar_calibration),
     # The scorer with the FPAA model in the loop. SPI: a 16-wide token stream keeps 2000 co-simulated tokens
     # quick (16 inputs = 2 rounds of the 8 AD5628 channels, SCLK = clk/2); parallel: the default 64 x 64.
-    Bench("scorer-spi", "scorer", "cocotb_tests.test_scorer",
+    Bench("scorer-spi", "scorer", "atis.cocotb_tests.test_scorer",
           {"model": {"d_model": 16}, "projection": {"m": 16}, "dac": {"sclk_divider": 2}}),
-    Bench("scorer-parallel", "scorer", "cocotb_tests.test_scorer", {"dac": {"part": "parallel"}}),
+    Bench("scorer-parallel", "scorer", "atis.cocotb_tests.test_scorer", {"dac": {"part": "parallel"}}),
     # Three replicated head groups, one comparator pin each, keep if 2 of 3 fire (vote in the capture).
-    Bench("scorer-heads", "scorer", "cocotb_tests.test_scorer",
+    Bench("scorer-heads", "scorer", "atis.cocotb_tests.test_scorer",
           {"model": {"d_model": 16}, "projection": {"m": 16}, "dac": {"sclk_divider": 2},
            "fpaa": {"heads": {"count": 6, "groups": 3, "consensus_k": 2}}}),
     # The transformer: 2 blocks of d = 16 (2 heads), 16-token sequences, 3 lanes (so 16 = 5·3 + 1 pads a lane).
-    Bench("transformer", "transformer", "cocotb_tests.test_transformer",
+    Bench("transformer", "transformer", "atis.cocotb_tests.test_transformer",
           {"model": {"d_model": 16, "seq_len": 16}, "projection": {"m": 16},
            "transformer": {"layers": 2, "heads": 2, "ffn": 32, "classes": 4, "lanes": 3, "weights": None}}),
 ]
@@ -90,7 +92,7 @@ def pipeline_bench(keep: float = 0.3, dac: str = "parallel") -> Bench:
     from atis.sweep import fpaa_scorer_overrides
     # 25 MHz: the iCEBreaker's 24 MHz period (41.67 ns) has no exact picosecond simulator time
     overrides = {"fpga": {"clock_MHz": 25.0}, **({"dac": {"part": "parallel"}} if dac == "parallel" else {})}
-    return Bench(f"pipeline-digits-{dac}", "pipeline", "cocotb_tests.test_pipeline", overrides,
+    return Bench(f"pipeline-digits-{dac}", "pipeline", "atis.cocotb_tests.test_pipeline", overrides,
                  fixtures=lambda cfg, where: fpaa_scorer_overrides(cfg, keep, where))
 
 
@@ -172,7 +174,7 @@ def run_bench(bench: Bench, config: Path | str | None = None, *, work_dir: Path 
     result = BenchResult(bench.name, log=where / "sim.log")
     env = {"ATIS_BENCH_CONFIG": str(where / "config.yaml"), "ATIS_BENCH_TOKENS": str(tokens),
            "ATIS_BENCH_SEED": str(seed), "ATIS_BENCH_METRICS": str(where / "metrics.json"),
-           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO_ROOT), os.environ.get("PYTHONPATH")])),
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")])),
            **(extra_env or {})}
     runner = get_runner("verilator")
     runner.log.setLevel(log.getEffectiveLevel())   # the runner forces INFO; follow the caller's logging instead

@@ -21,14 +21,14 @@ from atis.golden.projection import resolve_projection
 from atis.golden.sequencer import resolve_sequencer
 from atis.golden.transformer import forward_int, load_bytes, load_weights
 from atis.scoring import expected_keep
-from cocotb_tests.bfm import StreamBus, StreamSink, StreamSource
-from cocotb_tests.bfm.simtime import Elapsed
-from cocotb_tests.test_projection import record_metric
-from cocotb_tests.test_scorer import attach_fpaa
-from cocotb_tests.test_transformer import unpack_logits
-from hdl.linear import load_layout
-from hdl.projection import token_layout
-from hdl.transformer import result_layout
+from atis.cocotb_tests.bfm import StreamBus, StreamSink, StreamSource
+from atis.cocotb_tests.bfm.simtime import Elapsed
+from atis.cocotb_tests.test_projection import record_metric
+from atis.cocotb_tests.test_scorer import attach_fpaa
+from atis.cocotb_tests.test_transformer import unpack_logits
+from atis.hdl.linear import load_layout
+from atis.hdl.projection import token_layout
+from atis.hdl.transformer import result_layout
 
 
 @cocotb.test()

@@ -19,9 +19,9 @@ from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
 from atis.config import load_config
 from atis.golden.projection import projection_codes, resolve_projection
-from cocotb_tests.bfm import StreamBus, StreamMonitor, StreamSink, StreamSource
-from cocotb_tests.bfm.pause import make_pause
-from hdl.projection import codes_layout, token_layout
+from atis.cocotb_tests.bfm import StreamBus, StreamMonitor, StreamSink, StreamSource
+from atis.cocotb_tests.bfm.pause import make_pause
+from atis.hdl.projection import codes_layout, token_layout
 
 CLOCK_NS = 10
 

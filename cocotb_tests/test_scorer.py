@@ -12,20 +12,20 @@ import time
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from cocotb_tests.bfm.simtime import Elapsed
+from atis.cocotb_tests.bfm.simtime import Elapsed
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
 from atis.config import load_config
 from atis.golden.projection import resolve_projection
 from atis.golden.sequencer import resolve_sequencer
 from atis.scoring import expected_keep, random_tokens, scorer_model
-from cocotb_tests.bfm import StreamBus, StreamMonitor, StreamSink, StreamSource
-from cocotb_tests.bfm.dac import Ad5628Monitor, ParallelDacMonitor
-from cocotb_tests.bfm.fpaa import FpaaBfm
-from cocotb_tests.bfm.pause import make_pause
-from cocotb_tests.test_projection import record_metric
-from hdl.projection import token_layout
-from hdl.scorer import scored_layout
+from atis.cocotb_tests.bfm import StreamBus, StreamMonitor, StreamSink, StreamSource
+from atis.cocotb_tests.bfm.dac import Ad5628Monitor, ParallelDacMonitor
+from atis.cocotb_tests.bfm.fpaa import FpaaBfm
+from atis.cocotb_tests.bfm.pause import make_pause
+from atis.cocotb_tests.test_projection import record_metric
+from atis.hdl.projection import token_layout
+from atis.hdl.scorer import scored_layout
 
 
 def attach_fpaa(dut, cfg, spec, seq, elapsed: Elapsed, glitch=None, constant=None):

@@ -20,12 +20,12 @@ from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
 from atis.config import load_config
 from atis.golden.transformer import forward_int, load_bytes, load_weights, random_weights
-from cocotb_tests.bfm import StreamBus, StreamSink, StreamSource
-from cocotb_tests.bfm.pause import make_pause
-from cocotb_tests.test_projection import record_metric
-from hdl.linear import load_layout
-from hdl.mask_gate import token_layout
-from hdl.transformer import result_layout
+from atis.cocotb_tests.bfm import StreamBus, StreamSink, StreamSource
+from atis.cocotb_tests.bfm.pause import make_pause
+from atis.cocotb_tests.test_projection import record_metric
+from atis.hdl.linear import load_layout
+from atis.hdl.mask_gate import token_layout
+from atis.hdl.transformer import result_layout
 
 CLOCK_NS = 10
 MODES = ("drop", "keymask")

@@ -6,7 +6,7 @@ import pytest
 
 from atis.golden.quant import requantize_signed
 from atis.golden.transformer import softmax_int
-from hdl.attention import AttentionHead
+from atis.hdl.attention import AttentionHead
 from simhelpers import run_with_clock, stream_put, stream_take
 
 MAX_LEN, DH, SHIFT = 8, 6, 7

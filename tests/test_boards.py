@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from boards.pins import PINS, wiring_table
+from atis.boards.pins import PINS, wiring_table
 
 
 def atis(*args: str) -> subprocess.CompletedProcess:

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from cocotb_tests.runner import BENCHES, Bench, run_bench
+from atis.cocotb_tests.runner import BENCHES, Bench, run_bench
 
 pytestmark = pytest.mark.cocotb
 
@@ -35,7 +35,7 @@ def test_transformer_logits_bit_exact_and_attention_cycles_scale_with_kept():
 def test_digits_through_scorer_fpaa_and_transformer_rtl():
     """Test images through scorer RTL + FPAA BFM -> transformer RTL; every keep bit and every class == golden.
     30 here for the regression's time; `atis bench digits` runs the bench's default of 100."""
-    from cocotb_tests.runner import pipeline_bench
+    from atis.cocotb_tests.runner import pipeline_bench
     result = run_bench(pipeline_bench(0.3, "parallel"), "configs/icebreaker.yaml",
                        extra_env={"ATIS_BENCH_IMAGES": "30"})
     assert result.passed, _report(result)
@@ -60,7 +60,7 @@ def test_bench_passes(bench):
 
 def test_bench_catches_rtl_that_disagrees_with_golden(tmp_path):
     """RTL generated with another JL seed than the golden model uses: the bench must fail and keep a waveform."""
-    mutant = Bench("projection-mutant", "projection", "cocotb_tests.test_projection",
+    mutant = Bench("projection-mutant", "projection", "atis.cocotb_tests.test_projection",
                    {"projection": {"kind": "jl", "seed": 1}}, rtl_overrides={"projection": {"seed": 2}})
     result = run_bench(mutant, work_dir=tmp_path, tokens=20)
     assert result.error is None, result.error
@@ -90,7 +90,7 @@ def test_scorer_cosim_matches_the_vectorized_fpaa_model(bench):
 
 def test_scorer_bench_catches_rtl_with_another_settle_time(tmp_path):
     """RTL that evaluates after 200 ns instead of the configured 500 ns: the co-sim must notice."""
-    mutant = Bench("scorer-mutant", "scorer", "cocotb_tests.test_scorer",
+    mutant = Bench("scorer-mutant", "scorer", "atis.cocotb_tests.test_scorer",
                    {"model": {"d_model": 16}, "projection": {"m": 16}, "dac": {"sclk_divider": 2}},
                    rtl_overrides={"dac": {"settle_ns": 200.0}})
     result = run_bench(mutant, work_dir=tmp_path, tokens=30)

@@ -8,8 +8,8 @@ from amaranth.sim import Simulator
 
 from atis.config import config_from_dict
 from atis.golden.sequencer import resolve_sequencer
-from hdl.comparator_capture import ComparatorCapture
-from hdl.dac_sequencer import DacSequencer
+from atis.hdl.comparator_capture import ComparatorCapture
+from atis.hdl.dac_sequencer import DacSequencer
 from simhelpers import stream_put
 
 PINS = {"ad5628": ("dac_sync_n", "dac_sclk", "dac_din"),

@@ -7,7 +7,7 @@ from atis.config import config_from_dict
 from atis.golden.digital_scorer import digital_keep, digital_scores
 from atis.golden.projection import projection_codes
 from atis.scoring import random_tokens
-from hdl.scorer import Scorer, scorer_specs
+from atis.hdl.scorer import Scorer, scorer_specs
 from simhelpers import run_with_clock, stream_put, stream_take
 
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from analog_models.energy import energy_report
+from atis.analog_models.energy import energy_report
 from atis.config import config_from_dict, load_config
 
 

@@ -7,7 +7,7 @@ import pytest
 
 import atis.toolchain as toolchain
 from atis.config import AtisConfig, ModelConfig, ProjectionConfig, config_from_dict, load_config
-from hdl.export import default_blocks, lint_verilog, write_verilog
+from atis.hdl.export import default_blocks, lint_verilog, write_verilog
 
 
 @pytest.mark.parametrize("block, port_in, port_out", [("projection", "i_token__payload", "o_codes__ready"),

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from analog_models import FpaaModel
-from analog_models.comparator import ComparatorBank, hysteresis
-from analog_models.fidelity import fidelity, gaussian_codes
+from atis.analog_models import FpaaModel
+from atis.analog_models.comparator import ComparatorBank, hysteresis
+from atis.analog_models.fidelity import fidelity, gaussian_codes
 from atis.config import config_from_dict
 
 KEEP = 0.3

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from atis.golden.quant import requantize_signed
-from hdl.linear import Linear
+from atis.hdl.linear import Linear
 from simhelpers import run_with_clock, stream_put, stream_take
 
 

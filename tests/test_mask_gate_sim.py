@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from atis.golden.mask_gate import mask_gate
-from hdl.mask_gate import MaskGate
+from atis.hdl.mask_gate import MaskGate
 from simhelpers import run_with_clock, stream_put
 
 D, SEQ = 3, 5

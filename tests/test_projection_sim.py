@@ -9,7 +9,7 @@ from amaranth.sim import Simulator
 
 from atis.config import AtisConfig, ModelConfig, ProjectionConfig
 from atis.golden.projection import projection_codes, resolve_projection
-from hdl.projection import Projection
+from atis.hdl.projection import Projection
 from simhelpers import stream_put, stream_take
 
 

@@ -6,7 +6,7 @@ from amaranth.sim import Simulator
 from atis.config import config_from_dict
 from atis.golden.projection import resolve_projection
 from atis.golden.sequencer import resolve_sequencer
-from hdl.scorer_top import ScorerTop
+from atis.hdl.scorer_top import ScorerTop
 
 DIV = 8
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from atis.golden.transformer import softmax_int
-from hdl.softmax import Softmax
+from atis.hdl.softmax import Softmax
 from simhelpers import run_with_clock, stream_put, stream_take
 
 MAX_LEN = 12

@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 
 from atis.golden.transformer import forward_int, load_bytes, random_weights
-from hdl.top import HostLink, answer_bytes
-from hdl.transformer import Transformer
+from atis.hdl.top import HostLink, answer_bytes
+from atis.hdl.transformer import Transformer
 from simhelpers import run_with_clock, stream_put, stream_take
 
 D, N, C = 4, 4, 2

@@ -4,7 +4,7 @@ from __future__ import annotations
 from amaranth.hdl import Module
 from amaranth.sim import Simulator
 
-from hdl.uart import UartRx, UartTx
+from atis.hdl.uart import UartRx, UartTx
 from simhelpers import stream_put
 
 DIV = 8

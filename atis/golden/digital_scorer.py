@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analog_models.prototype import group_weights, load_prototypes
+from atis.analog_models.prototype import group_weights, load_prototypes
 
 from ..config import AtisConfig
 

@@ -11,7 +11,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge, Timer
 
-from analog_models import FpaaModel
+from atis.analog_models import FpaaModel
 
 from .simtime import Elapsed
 

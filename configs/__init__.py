@@ -1,0 +1,1 @@
+"""Bundled configurations (``*.yaml``) and trained weights (``weights/``), read through ``importlib.resources``."""
