@@ -13,6 +13,7 @@ Dynamics: after a write of target ``T`` at ``t_w`` the output is ``T + (v(t_w) -
 from __future__ import annotations
 
 import numpy as np
+
 from atis.config import DacConfig
 
 from .rc import rc_track

@@ -18,11 +18,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from atis.config import AtisConfig
+from atis.golden.prototype import group_weights, load_prototypes
 
 from .comparator import ComparatorBank
 from .dac import DacModel
 from .ota import OtaArray, quantize_weights
-from .prototype import ema_prototypes, group_weights, load_prototypes
+from .prototype import ema_prototypes
 
 __all__ = ["FpaaModel", "FpaaPins", "ScoreResult"]
 

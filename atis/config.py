@@ -10,15 +10,26 @@ import dataclasses
 import math
 import types
 import typing
-from importlib import resources
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 
-from .config_analog import (ComparatorConfig, DacConfig, EnergyConfig, FpaaConfig, FpgaConfig, HeadsConfig,
-                            OtaConfig, PrototypeConfig, TiaConfig, TransformerConfig, _int)
+from .config_analog import (
+    ComparatorConfig,
+    DacConfig,
+    EnergyConfig,
+    FpaaConfig,
+    FpgaConfig,
+    HeadsConfig,
+    OtaConfig,
+    PrototypeConfig,
+    TiaConfig,
+    TransformerConfig,
+    _int,
+)
 
 __all__ = ["ConfigError", "ModelConfig", "ProjectionConfig", "FpgaConfig", "DacConfig", "OtaConfig", "TiaConfig",
            "ComparatorConfig", "PrototypeConfig", "HeadsConfig", "FpaaConfig", "EnergyConfig", "TransformerConfig",

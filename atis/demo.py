@@ -11,9 +11,10 @@ from atis.analog_models.energy import EnergyReport, energy_report
 from atis.cocotb_tests.runner import Bench, BenchResult, run_bench
 from atis.hdl.export import lint_verilog, write_verilog
 
-from .config import AtisConfig, load_config
+from .config import AtisConfig
+from .design import resolve_design
 from .fpaa_report import FpaaReport, characterize
-from .golden.projection import ProjectionSpec, resolve_projection
+from .golden.projection import ProjectionSpec
 
 __all__ = ["DemoReport", "run_demo"]
 
@@ -37,7 +38,7 @@ class DemoReport:
         return self.lint_clean and self.bench.passed and self.scorer.passed
 
 
-def run_demo(config: Path | str | None, out_dir: Path, *, tokens: int = 1000, scorer_tokens: int = 100,
+def run_demo(cfg: AtisConfig, out_dir: Path, *, tokens: int = 1000, scorer_tokens: int = 100,
              progress=None) -> DemoReport:
     """Generate and lint the Verilog of every block, run the projection bench of the config's kind and the scorer
     co-simulation, characterize the FPAA model and account the energy.
@@ -46,19 +47,18 @@ def run_demo(config: Path | str | None, out_dir: Path, *, tokens: int = 1000, sc
     """
     step = progress or (lambda _: None)
     started = time.monotonic()
-    cfg = load_config(config)
-    spec = resolve_projection(cfg)     # fails early, before anything is written, on bad weight/calibration files
+    design = resolve_design(cfg)     # fails early, before anything is written, on bad weight/calibration files
     step("generating Verilog")
-    paths = write_verilog(cfg, out_dir / "verilog")
+    paths = write_verilog(design, out_dir / "verilog")
     step("linting with verilator -Wall")
     results = [lint_verilog(p) for p in paths]
     lint_clean = all(ok for ok, _ in results)
     step(f"running the projection bench ({tokens} random tokens + edge tokens, Verilator)")
     # The config exactly as given (its own kind and weight/calibration files), unlike the regression's variants.
     bench = Bench(f"projection-{cfg.projection.kind}", "projection", "atis.cocotb_tests.test_projection")
-    result = run_bench(bench, config, work_dir=out_dir / "sim", tokens=tokens)
+    result = run_bench(bench, cfg, work_dir=out_dir / "sim", tokens=tokens)
     step(f"co-simulating the scorer with the FPAA model in the loop ({scorer_tokens} tokens, Verilator)")
-    scorer = run_bench(Bench("scorer", "scorer", "atis.cocotb_tests.test_scorer"), config, work_dir=out_dir / "sim",
+    scorer = run_bench(Bench("scorer", "scorer", "atis.cocotb_tests.test_scorer"), cfg, work_dir=out_dir / "sim",
                        tokens=scorer_tokens, testcase="test_keep_mask_equals_vectorized_model")
     step("characterizing the FPAA model on projected tokens")
     fpaa = characterize(cfg, n=5000, progress=lambda s: step(f"FPAA model: {s}"))
@@ -68,5 +68,6 @@ def run_demo(config: Path | str | None, out_dir: Path, *, tokens: int = 1000, sc
         digits = run_sweep(cfg, keeps=(1.0, cfg.fpaa.comparator.keep_target),
                            scorers=["oracle", "random", f"fpaa-{cfg.projection.dac_bits}b"],
                            progress=lambda s: step(f"digits: {s}"))
-    return DemoReport(cfg, spec, paths, lint_clean, "\n".join(o for _, o in results if o), result, scorer, fpaa,
+    lint_output = "\n".join(o for _, o in results if o)
+    return DemoReport(cfg, design.projection, paths, lint_clean, lint_output, result, scorer, fpaa,
                       energy_report(cfg), digits, time.monotonic() - started)

@@ -14,9 +14,9 @@ from pathlib import Path
 import numpy as np
 from scipy.stats import spearmanr
 
+from .analog_models.scoring import scorer_model
 from .config import AtisConfig
 from .golden.sequencer import resolve_sequencer
-from .scoring import scorer_model
 
 __all__ = ["fpaa_program", "write_fpaa_program"]
 

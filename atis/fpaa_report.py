@@ -13,7 +13,7 @@ from atis.analog_models.fidelity import fidelity
 
 from .config import AtisConfig
 from .golden.projection import projection_codes, resolve_projection
-from .scoring import random_tokens, reference_codes
+from .golden.reference import random_tokens, reference_codes
 
 __all__ = ["FpaaReport", "characterize", "fpaa_plot", "TEMPERATURE_STEPS"]
 

@@ -21,13 +21,14 @@ from __future__ import annotations
 import dataclasses
 import warnings
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
 
 from atis.analog_models import FpaaModel
 from atis.analog_models.energy import energy_report
-from atis.analog_models.prototype import least_squares_prototype
+from atis.golden.prototype import least_squares_prototype
 
 from .config import AtisConfig, ConfigError, with_overrides
 from .digits import PIXELS, load_embedding, load_split
@@ -231,11 +232,15 @@ def run_sweep(cfg: AtisConfig, keeps=KEEPS, scorers: list[str] | None = None,
                 cfg.transformer.weights)}}
 
 
+def hardware_scorer(keep: float) -> Callable[[AtisConfig, Path], dict]:
+    """The fixture of ``atis.cocotb_tests.runner.pipeline_bench``: :func:`fpaa_scorer_overrides` at ``keep``."""
+    return lambda cfg, where: fpaa_scorer_overrides(cfg, keep, where)
+
+
 def fpaa_scorer_overrides(cfg: AtisConfig, keep: float, where) -> dict:
     """Config overrides that put the sweep's FPAA scorer into hardware: the training-fitted projection shift, the
     least-squares prototype (written to ``where/prototype.npz``) and θ trimmed on the training tokens as a
     fixed threshold — so the RTL co-simulation, its FPAA BFM and ``expected_keep`` all use the same scorer."""
-    from pathlib import Path
     data = _Data(cfg)
     c = data.calibrated(cfg)
     c = with_overrides(c, {"fpaa": {"comparator": {"keep_target": keep, "threshold": "target"}}})

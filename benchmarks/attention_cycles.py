@@ -14,9 +14,10 @@ import sys
 from pathlib import Path
 
 from atis.cocotb_tests.runner import DEFAULT_WORK_DIR, Bench, run_bench
+from atis.config import AtisConfig, load_config
 
 
-def measure(config: Path | None, mask: str, sizes: list[int], ratios: list[float]) -> dict:
+def measure(config: AtisConfig, mask: str, sizes: list[int], ratios: list[float]) -> dict:
     bench = Bench(f"bench-attention-{mask}", "transformer", "atis.cocotb_tests.test_transformer",
                   {"transformer": {"mask": mask}})
     result = run_bench(bench, config, work_dir=DEFAULT_WORK_DIR / "benchmarks", testcase="test_attention_cycles",
@@ -34,7 +35,8 @@ def main() -> int:
     parser.add_argument("--keep", type=float, nargs="+", default=[0.2, 0.3, 0.5], help="keep ratios")
     parser.add_argument("--mask", nargs="+", default=["drop", "keymask"], choices=["drop", "keymask"])
     args = parser.parse_args()
-    results = {mask: measure(args.config, mask, args.n, args.keep) for mask in args.mask}
+    cfg = load_config(args.config)
+    results = {mask: measure(cfg, mask, args.n, args.keep) for mask in args.mask}
     first = next(iter(results.values()))
     print(f"attention core: d = {first['d_model']}, {first['heads']} heads, P = {first['lanes']} lanes, "
           f"{first['layers']} block(s)\n")

@@ -46,7 +46,7 @@ def main() -> int:
     rows = []
     for mode in ("fixed", "target", "adaptive"):
         cfg = with_overrides(base, {"fpaa": {"comparator": {"threshold": mode}}})
-        model_s = best_of(args.repeat, lambda: FpaaModel(cfg, reference_codes=refs).score(codes))
+        model_s = best_of(args.repeat, lambda cfg=cfg: FpaaModel(cfg, reference_codes=refs).score(codes))
         rows.append({"threshold": mode, "model_s": round(model_s, 3), "tokens_per_s": round(args.n / model_s),
                      "matmul_s": round(matmul_s, 4), "ratio_model_over_matmul": round(model_s / matmul_s, 1)})
     print(f"FPAA model, m = {m}, {bits}-bit DAC, N = {args.n:,} tokens (best of {args.repeat})\n")

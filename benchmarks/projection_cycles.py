@@ -12,8 +12,8 @@ import json
 import sys
 from pathlib import Path
 
-from atis.config import load_config
 from atis.cocotb_tests.runner import DEFAULT_WORK_DIR, Bench, run_bench
+from atis.config import load_config
 
 
 def main() -> int:
@@ -27,7 +27,7 @@ def main() -> int:
     for lanes in args.lanes:
         bench = Bench(f"bench-projection-L{lanes}", "projection", "atis.cocotb_tests.test_projection",
                       {"projection": {"lanes": lanes}})
-        result = run_bench(bench, args.config, work_dir=DEFAULT_WORK_DIR / "benchmarks", tokens=args.tokens)
+        result = run_bench(bench, cfg, work_dir=DEFAULT_WORK_DIR / "benchmarks", tokens=args.tokens)
         if not result.passed:
             print(f"{bench.name} failed: {result.error or result.failed_tests}; log {result.log}", file=sys.stderr)
             return 1

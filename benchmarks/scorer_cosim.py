@@ -14,11 +14,12 @@ import sys
 from pathlib import Path
 
 from atis.cocotb_tests.runner import DEFAULT_WORK_DIR, Bench, run_bench
+from atis.config import AtisConfig, load_config
 
 MASK_TEST = "test_keep_mask_equals_vectorized_model"
 
 
-def measure(config: Path | None, m: int, n_dac: int, tokens: int, fpaa: str) -> dict:
+def measure(config: AtisConfig, m: int, n_dac: int, tokens: int, fpaa: str) -> dict:
     overrides = {"model": {"d_model": max(m, 16)}, "projection": {"m": m}, "dac": {"n_channels": n_dac}}
     bench = Bench(f"bench-scorer-m{m}-dac{n_dac}-{fpaa}", "scorer", "atis.cocotb_tests.test_scorer", overrides)
     result = run_bench(bench, config, work_dir=DEFAULT_WORK_DIR / "benchmarks", tokens=tokens, testcase=MASK_TEST,
@@ -35,11 +36,12 @@ def main() -> int:
     parser.add_argument("--m", type=int, nargs="+", default=[16, 64], help="projected dims")
     parser.add_argument("--n-dac", type=int, nargs="+", default=[1, 8], help="physical DAC channels")
     args = parser.parse_args()
+    cfg = load_config(args.config)
     rows = []
     for m in args.m:
         for n_dac in args.n_dac:
-            model = measure(args.config, m, n_dac, args.tokens, "model")
-            constant = measure(args.config, m, n_dac, args.tokens, "constant")
+            model = measure(cfg, m, n_dac, args.tokens, "model")
+            constant = measure(cfg, m, n_dac, args.tokens, "constant")
             rows.append({"m": m, "n_dac": n_dac, "cycles_per_token": model["cycles_per_token"],
                          "spi_utilization": round(model.get("spi_utilization", float("nan")), 4),
                          "tokens_per_s_sim": round(model["tokens_per_s_sim"]),

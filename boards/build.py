@@ -8,7 +8,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from atis.config import load_config
+from atis.config import AtisConfig, load_config
 
 from .platforms import BoardTop, get_board, prototype_resources
 
@@ -78,21 +78,23 @@ def _critical_path(report: dict) -> dict[str, object]:
             "logic_ns": logic, "routing_ns": routing, "steps": len(steps)}
 
 
-def build_board(name: str, config: Path | str | None = None, out_dir: Path = DEFAULT_OUT) -> BuildReport:
-    """Elaborate the board top from the config, run synthesis/place/route/pack, write report.{json,md}.
+def build_board(name: str, cfg: AtisConfig | None = None, out_dir: Path = DEFAULT_OUT) -> BuildReport:
+    """Elaborate the board top from the config (default: the board's bundled one), run synthesis/place/route/pack,
+    write report.{json,md}.
 
     Raises BuildError when a tool fails (e.g. the design does not fit: nextpnr's message is quoted) or the design
     misses its clock target (the report is still written)."""
     board = get_board(name)
-    cfg = load_config(config if config is not None else board.config)
+    cfg = cfg if cfg is not None else load_config(board.config)
+    top = BoardTop(board, cfg)          # checks the clock before any tool runs
     board.use_tools()
     platform = board.platform()
-    platform.add_resources(prototype_resources(board.name, cfg))
+    platform.add_resources(prototype_resources(board.name, cfg, top.design))
     where = (Path(out_dir) / board.name).resolve()
     started = time.monotonic()
     # iCE40: map multipliers onto the UP5K's SB_MAC16 DSPs (synth_ice40 leaves them in LUTs without -dsp).
     synth = {"synth_opts": "-dsp"} if board.family == "ice40" else {}
-    plan = platform.build(BoardTop(board, cfg), name="atis", build_dir=str(where), do_build=False,
+    plan = platform.build(top, name="atis", build_dir=str(where), do_build=False,
                           nextpnr_opts="--report report.json --timing-allow-fail", **synth)
     plan.extract(str(where))
     log = where / "build.log"

@@ -11,8 +11,7 @@ from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Modul
 from amaranth.lib.cdc import ResetSynchronizer
 
 from atis.config import AtisConfig, ConfigError, bundled_config
-from atis.golden.sequencer import resolve_sequencer
-from atis.hdl.scorer import scorer_specs
+from atis.design import DesignSpec, resolve_design
 from atis.hdl.scorer_top import ScorerTop
 
 from .pins import PINS
@@ -99,12 +98,12 @@ def get_board(name: str) -> Board:
     return BOARDS[name]
 
 
-def prototype_resources(board: str, cfg: AtisConfig) -> list[Resource]:
+def prototype_resources(board: str, cfg: AtisConfig, design: DesignSpec) -> list[Resource]:
     """The DAC header (SPI to the PmodDA4) and the comparator inputs, from :data:`boards.pins.PINS` (none for the
     digital scorer)."""
     if cfg.fpga.scorer == "digital":
         return []
-    part, heads = cfg.dac.part, resolve_sequencer(cfg).comparators
+    part, heads = cfg.dac.part, design.sequencer.comparators
     if part != "ad5628":
         raise ConfigError(f"dac.part = {part}: board builds drive the PmodDA4 (ad5628)")
     p = PINS[board]
@@ -125,9 +124,9 @@ class BoardTop(Elaboratable):
             raise ConfigError(f"fpga.clock_MHz = {cfg.fpga.clock_MHz:g}: the {board.name} build runs at "
                               f"{board.clock_MHz:g} MHz (use configs/{board.name}.yaml)")
         self.board, self.cfg = board, cfg
-        divisor = round(cfg.fpga.clock_MHz * 1e6 / cfg.fpga.uart_baud)
-        projection, sequencer, digital = scorer_specs(cfg)
-        self.top = ScorerTop(projection, sequencer, divisor, digital)
+        self.design = design = resolve_design(cfg)
+        self.top = ScorerTop(projection=design.projection, sequencer=design.sequencer,
+                             uart_divisor=design.uart_divisor, digital=design.digital)
 
     def elaborate(self, platform):
         m = Module()

@@ -7,6 +7,7 @@ when a bench fails it is rebuilt with tracing and re-run once (same seeds, so th
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -22,9 +23,10 @@ import numpy as np
 import yaml
 
 import atis
-from atis.config import AtisConfig, config_from_dict, config_to_dict, load_config, merge, with_overrides
-from atis.toolchain import activate_verilator
+from atis.config import AtisConfig, config_to_dict, load_config, with_overrides
+from atis.design import resolve_design
 from atis.hdl.export import LINT_WAIVERS, MODULE_PREFIX, write_verilog
+from atis.toolchain import activate_verilator
 
 __all__ = ["Bench", "BenchResult", "BENCHES", "pipeline_bench", "select_benches", "run_bench", "DEFAULT_WORK_DIR"]
 
@@ -85,15 +87,15 @@ BENCHES: list[Bench] = [
 ]
 
 
-def pipeline_bench(keep: float = 0.3, dac: str = "parallel") -> Bench:
+def pipeline_bench(scorer: Callable[[AtisConfig, Path], dict], dac: str = "parallel") -> Bench:
     """Digits through scorer + FPAA BFM + transformer (``cocotb_tests.test_pipeline``); run it on a config with
-    trained weights and 64-token sequences (``configs/icebreaker.yaml``). The sweep's FPAA scorer is fitted on the
-    training split into the bench's config."""
-    from atis.sweep import fpaa_scorer_overrides
+    trained weights and 64-token sequences (``configs/icebreaker.yaml``). ``scorer(cfg, where)`` fits the FPAA
+    scorer into the bench's config (the digits flow's ``atis.sweep.hardware_scorer(keep)``): a fixture, so this
+    layer does not depend on the flows."""
     # 25 MHz: the iCEBreaker's 24 MHz period (41.67 ns) has no exact picosecond simulator time
     overrides = {"fpga": {"clock_MHz": 25.0}, **({"dac": {"part": "parallel"}} if dac == "parallel" else {})}
     return Bench(f"pipeline-digits-{dac}", "pipeline", "atis.cocotb_tests.test_pipeline", overrides,
-                 fixtures=lambda cfg, where: fpaa_scorer_overrides(cfg, keep, where))
+                 fixtures=scorer)
 
 
 @dataclass
@@ -120,12 +122,11 @@ def select_benches(pattern: str | None = None) -> list[Bench]:
     return [b for b in BENCHES if pattern in b.name or fnmatch(b.name, pattern)]
 
 
-def _bench_config(bench: Bench, config: Path | None, where: Path) -> AtisConfig:
-    base = load_config(config)
-    data = merge(config_to_dict(base), bench.overrides)
+def _bench_config(bench: Bench, base: AtisConfig, where: Path) -> AtisConfig:
+    cfg = with_overrides(base, bench.overrides)
     if bench.fixtures is not None:
-        data = merge(data, bench.fixtures(config_from_dict(data), where))
-    return config_from_dict(data, source=where / "config.yaml")
+        cfg = with_overrides(cfg, bench.fixtures(cfg, where))
+    return dataclasses.replace(cfg, source=where / "config.yaml")
 
 
 def _read_results(xml: Path) -> tuple[int, int, list[str]]:
@@ -153,11 +154,11 @@ def trace_format() -> str:
     return "fst" if probe.returncode == 0 else "vcd"
 
 
-def run_bench(bench: Bench, config: Path | str | None = None, *, work_dir: Path | None = None,
+def run_bench(bench: Bench, config: AtisConfig | None = None, *, work_dir: Path | None = None,
               tokens: int = 1000, seed: int = 1, testcase: str | None = None,
               extra_env: dict[str, str] | None = None) -> BenchResult:
-    """Generate the block's Verilog from the config, build it with Verilator and run the bench's cocotb tests
-    (only ``testcase`` when given; ``extra_env`` reaches the bench)."""
+    """Generate the block's Verilog from the config (default: ``configs/default.yaml``), build it with Verilator
+    and run the bench's cocotb tests (only ``testcase`` when given; ``extra_env`` reaches the bench)."""
     from cocotb_tools.runner import get_runner
 
     started = time.monotonic()
@@ -166,10 +167,10 @@ def run_bench(bench: Bench, config: Path | str | None = None, *, work_dir: Path 
     where.mkdir(parents=True, exist_ok=True)
     for stale in ("metrics.json", "results.xml", "dump.fst", "dump.vcd", "sim.log", "sim.traced.log"):
         (where / stale).unlink(missing_ok=True)
-    cfg = _bench_config(bench, Path(config) if config else None, where)
+    cfg = _bench_config(bench, config if config is not None else load_config(), where)
     (where / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     rtl_cfg = with_overrides(cfg, bench.rtl_overrides) if bench.rtl_overrides else cfg
-    sources = write_verilog(rtl_cfg, where / "rtl", [bench.block])
+    sources = write_verilog(resolve_design(rtl_cfg), where / "rtl", [bench.block])
     toplevel = MODULE_PREFIX + bench.block
     result = BenchResult(bench.name, log=where / "sim.log")
     env = {"ATIS_BENCH_CONFIG": str(where / "config.yaml"), "ATIS_BENCH_TOKENS": str(tokens),

@@ -4,7 +4,7 @@ Every image's 64 pixel tokens stream into the RTL; the FPAA BFM answers the comp
 model; the transformer classifies the kept tokens. Checked per image: the BFM's keep decisions == the vectorized
 model's (``expected_keep``), the kept count, the logits == ``forward_int`` on those keep bits, hence the class.
 Reports the RTL's accuracy. Environment: ``ATIS_BENCH_CONFIG`` (with the sweep's FPAA scorer in it, see
-``atis.sweep.fpaa_scorer_overrides``), ``ATIS_BENCH_IMAGES`` (default 100), ``ATIS_BENCH_METRICS``.
+``atis.sweep.hardware_scorer``), ``ATIS_BENCH_IMAGES`` (default 100), ``ATIS_BENCH_METRICS``.
 """
 from __future__ import annotations
 
@@ -15,20 +15,18 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
-from atis.config import load_config
-from atis.digits import load_embedding, load_split
-from atis.golden.projection import resolve_projection
-from atis.golden.sequencer import resolve_sequencer
-from atis.golden.transformer import forward_int, load_bytes, load_weights
-from atis.scoring import expected_keep
+from atis.analog_models.scoring import expected_keep
 from atis.cocotb_tests.bfm import StreamBus, StreamSink, StreamSource
 from atis.cocotb_tests.bfm.simtime import Elapsed
 from atis.cocotb_tests.test_projection import record_metric
 from atis.cocotb_tests.test_scorer import attach_fpaa
 from atis.cocotb_tests.test_transformer import unpack_logits
-from atis.hdl.linear import load_layout
-from atis.hdl.projection import token_layout
-from atis.hdl.transformer import result_layout
+from atis.config import load_config
+from atis.digits import load_embedding, load_split
+from atis.golden.projection import resolve_projection
+from atis.golden.sequencer import resolve_sequencer
+from atis.golden.transformer import forward_int, load_bytes, load_weights
+from atis.hdl.layouts import element_layout, load_layout, result_layout
 
 
 @cocotb.test()
@@ -39,7 +37,7 @@ async def test_digits_through_scorer_and_transformer(dut):
     cocotb.start_soon(Clock(dut.clk, seq.clock_ns, unit="ns").start())
     elapsed = Elapsed()
     fpaa, dac = attach_fpaa(dut, cfg, spec, seq, elapsed)
-    source = StreamSource(StreamBus(dut, "i_token"), dut.clk, dut.rst, layout=token_layout())
+    source = StreamSource(StreamBus(dut, "i_token"), dut.clk, dut.rst, layout=element_layout())
     loader = StreamSource(StreamBus(dut, "i_load"), dut.clk, dut.rst, layout=load_layout())
     results = StreamSink(StreamBus(dut, "o_result"), dut.clk, dut.rst, layout=result_layout(t.classes, n))
     dut.rst.value, dut.drop.value = 1, int(t.mask == "drop")

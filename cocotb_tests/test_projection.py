@@ -17,11 +17,11 @@ from cocotb.clock import Clock
 from cocotb.simtime import get_sim_time
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
-from atis.config import load_config
-from atis.golden.projection import projection_codes, resolve_projection
 from atis.cocotb_tests.bfm import StreamBus, StreamMonitor, StreamSink, StreamSource
 from atis.cocotb_tests.bfm.pause import make_pause
-from atis.hdl.projection import codes_layout, token_layout
+from atis.config import load_config
+from atis.golden.projection import projection_codes, resolve_projection
+from atis.hdl.layouts import codes_layout, element_layout
 
 CLOCK_NS = 10
 
@@ -55,8 +55,8 @@ class TB:
         self.cycles_per_token = max(self.spec.d, self.spec.m * -(-self.spec.d // self.spec.lanes))
         cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
         token_bus = StreamBus.from_prefix(dut, "i_token")
-        self.source = StreamSource(token_bus, dut.clk, dut.rst, layout=token_layout())
-        self.accepted = StreamMonitor(token_bus, dut.clk, dut.rst, layout=token_layout())   # what the DUT took
+        self.source = StreamSource(token_bus, dut.clk, dut.rst, layout=element_layout())
+        self.accepted = StreamMonitor(token_bus, dut.clk, dut.rst, layout=element_layout())   # what the DUT took
         self.sink = StreamSink(StreamBus.from_prefix(dut, "o_codes"), dut.clk, dut.rst,
                                layout=codes_layout(self.spec.dac_bits))
         self.stamps: list[int] = []   # clock cycle of each received code

@@ -12,20 +12,20 @@ import time
 import cocotb
 import numpy as np
 from cocotb.clock import Clock
-from atis.cocotb_tests.bfm.simtime import Elapsed
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
-from atis.config import load_config
-from atis.golden.projection import resolve_projection
-from atis.golden.sequencer import resolve_sequencer
-from atis.scoring import expected_keep, random_tokens, scorer_model
+from atis.analog_models.scoring import expected_keep, scorer_model
 from atis.cocotb_tests.bfm import StreamBus, StreamMonitor, StreamSink, StreamSource
 from atis.cocotb_tests.bfm.dac import Ad5628Monitor, ParallelDacMonitor
 from atis.cocotb_tests.bfm.fpaa import FpaaBfm
 from atis.cocotb_tests.bfm.pause import make_pause
+from atis.cocotb_tests.bfm.simtime import Elapsed
 from atis.cocotb_tests.test_projection import record_metric
-from atis.hdl.projection import token_layout
-from atis.hdl.scorer import scored_layout
+from atis.config import load_config
+from atis.golden.projection import resolve_projection
+from atis.golden.reference import random_tokens
+from atis.golden.sequencer import resolve_sequencer
+from atis.hdl.layouts import element_layout, scored_layout
 
 
 def attach_fpaa(dut, cfg, spec, seq, elapsed: Elapsed, glitch=None, constant=None):
@@ -56,8 +56,8 @@ class TB:
         cocotb.start_soon(Clock(dut.clk, self.seq.clock_ns, unit="ns").start())
         self.elapsed = Elapsed()        # one time base, starting with the clock, for every timed BFM
         bus = StreamBus.from_prefix(dut, "i_token")
-        self.source = StreamSource(bus, dut.clk, dut.rst, layout=token_layout())
-        self.accepted = StreamMonitor(bus, dut.clk, dut.rst, layout=token_layout())
+        self.source = StreamSource(bus, dut.clk, dut.rst, layout=element_layout())
+        self.accepted = StreamMonitor(bus, dut.clk, dut.rst, layout=element_layout())
         self.sink = StreamSink(StreamBus.from_prefix(dut, "o_token"), dut.clk, dut.rst, layout=scored_layout())
         constant = os.environ.get("ATIS_BENCH_FPAA") == "constant"
         self.fpaa, self.dac = attach_fpaa(dut, self.cfg, self.spec, self.seq, self.elapsed,

@@ -18,14 +18,12 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
-from atis.config import load_config
-from atis.golden.transformer import forward_int, load_bytes, load_weights, random_weights
 from atis.cocotb_tests.bfm import StreamBus, StreamSink, StreamSource
 from atis.cocotb_tests.bfm.pause import make_pause
 from atis.cocotb_tests.test_projection import record_metric
-from atis.hdl.linear import load_layout
-from atis.hdl.mask_gate import token_layout
-from atis.hdl.transformer import result_layout
+from atis.config import load_config
+from atis.golden.transformer import forward_int, load_bytes, load_weights, random_weights
+from atis.hdl.layouts import load_layout, result_layout, token_row_layout
 
 CLOCK_NS = 10
 MODES = ("drop", "keymask")
@@ -42,7 +40,7 @@ class TB:
         self.seed = int(os.environ.get("ATIS_BENCH_SEED", "1"))
         self.rng = np.random.default_rng(self.seed)
         cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
-        self.tokens = StreamSource(StreamBus(dut, "i_tokens"), dut.clk, dut.rst, layout=token_layout(self.d))
+        self.tokens = StreamSource(StreamBus(dut, "i_tokens"), dut.clk, dut.rst, layout=token_row_layout(self.d))
         self.load_src = StreamSource(StreamBus(dut, "i_load"), dut.clk, dut.rst, layout=load_layout())
         self.results = StreamSink(StreamBus(dut, "o_result"), dut.clk, dut.rst,
                                   layout=result_layout(t.classes, self.n_max))

@@ -9,22 +9,15 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .linear import SHIFT_BITS, rq_var
-from .projection import _counter
+from .common import SHIFT_BITS, counter, rq_var
+from .layouts import head_out_layout, qkv_layout
 from .softmax import Softmax
 
-__all__ = ["AttentionHead", "qkv_layout", "head_out_layout"]
+__all__ = ["AttentionHead"]
 
 
-def qkv_layout(dh: int) -> data.StructLayout:
-    """One token's query, key and value rows (int8 each); ``key``: the token is a key (kept); ``last`` marks the
-    sequence's last token."""
-    row = data.ArrayLayout(signed(8), dh)
-    return data.StructLayout({"q": row, "k": row, "v": row, "key": 1, "last": 1})
 
 
-def head_out_layout(dh: int) -> data.StructLayout:
-    return data.StructLayout({"a": data.ArrayLayout(signed(8), dh), "last": 1})
 
 
 class AttentionHead(wiring.Component):
@@ -51,9 +44,9 @@ class AttentionHead(wiring.Component):
     the kept tokens, which is where pruning pays (seed §4.3). One query row at a time.
     """
 
-    def __init__(self, max_len: int, dh: int, lanes: int):
+    def __init__(self, *, max_len: int, dh: int, lanes: int):
         if not 1 <= lanes <= dh:
-            raise ValueError("lanes must be in 1..dh")
+            raise ValueError(f"attention head lanes = {lanes!r}: must be in 1..dh ({dh})")
         self._n, self._dh, self._lanes = max_len, dh, lanes
         super().__init__({"i_qkv": In(stream.Signature(qkv_layout(dh))),
                           "o_rows": Out(stream.Signature(head_out_layout(dh))), "shift": In(SHIFT_BITS),
@@ -70,9 +63,9 @@ class AttentionHead(wiring.Component):
         m.submodules.softmax = softmax = Softmax(n)
         q_wr, k_wr, v_wr = (mem.write_port() for mem in (q_mem, k_mem, v_mem))
         q_rd, k_rd, v_rd = (mem.read_port(domain="comb") for mem in (q_mem, k_mem, v_mem))
-        nq, nk = _counter(n + 1, "nq"), _counter(n + 1, "nk")
-        qi, kj = _counter(n, "qi"), _counter(n, "kj")
-        word, vj = _counter(words, "word"), _counter(n, "vj")
+        nq, nk = counter(n + 1, "nq"), counter(n + 1, "nk")
+        qi, kj = counter(n, "qi"), counter(n, "kj")
+        word, vj = counter(words, "word"), counter(n, "vj")
         dot = Signal(signed(32))
         acc = Signal(data.ArrayLayout(signed(32), dh))
         cycles = Signal(32)                          # running count; `self.cycles` holds the last finished one

@@ -2,18 +2,16 @@
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
+from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["ComparatorCapture", "keep_layout", "INDEX_BITS"]
+from .layouts import INDEX_BITS, keep_layout
 
-#: Token index width on the keep stream (wraps modulo 2**16).
-INDEX_BITS = 16
+__all__ = ["ComparatorCapture"]
 
 
-def keep_layout() -> data.StructLayout:
-    return data.StructLayout({"keep": 1, "index": INDEX_BITS})
 
 
 class ComparatorCapture(wiring.Component):
@@ -37,9 +35,11 @@ class ComparatorCapture(wiring.Component):
     comparator's delay); the result is on ``o_keep`` two cycles after that.
     """
 
-    def __init__(self, wait_cycles: int, comparators: int = 1, consensus_k: int = 1):
-        if wait_cycles < 1 or not 1 <= consensus_k <= comparators:
-            raise ValueError("wait_cycles must be >= 1 and consensus_k in 1..comparators")
+    def __init__(self, *, wait_cycles: int, comparators: int = 1, consensus_k: int = 1):
+        if wait_cycles < 1:
+            raise ValueError(f"capture wait_cycles = {wait_cycles!r}: must be >= 1")
+        if not 1 <= consensus_k <= comparators:
+            raise ValueError(f"capture consensus_k = {consensus_k!r}: must be in 1..comparators ({comparators})")
         self._wait, self._k = wait_cycles, consensus_k
         super().__init__({"comparator": In(comparators), "i_evaluate": In(1), "o_ready": Out(1),
                           "o_keep": Out(stream.Signature(keep_layout()))})
@@ -48,8 +48,8 @@ class ComparatorCapture(wiring.Component):
         m = Module()
         m.submodules.results = results = SyncFIFOBuffered(width=keep_layout().size, depth=4)
         n = len(self.comparator)
-        meta, synced = Signal(n), Signal(n)
-        m.d.sync += [meta.eq(self.comparator), synced.eq(meta)]
+        synced = Signal(n)
+        m.submodules.comparator_sync = FFSynchronizer(self.comparator, synced)   # 2 flops: the pin is asynchronous
         votes = sum((synced[i] for i in range(1, n)), synced[0].as_unsigned())
         busy, count = Signal(), Signal(range(self._wait + 2))
         index = Signal(INDEX_BITS)

@@ -6,17 +6,17 @@ and update all" frame, or the parallel bus's ``update`` cycle. Frame facts: ``..
 """
 from __future__ import annotations
 
-from amaranth.hdl import Const, Module, Signal, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Const, Module, Signal
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from atis.golden.sequencer import AD5628_CMD, ad5628_word
 
-__all__ = ["write_layout", "Ad5628Port", "ParallelDacPort", "dac_pins"]
+from .layouts import write_layout
+
+__all__ = ["Ad5628Port", "ParallelDacPort", "dac_pins"]
 
 
-def write_layout(n_dac: int, part_bits: int) -> data.StructLayout:
-    return data.StructLayout({"channel": range(max(n_dac, 2)), "code": unsigned(part_bits), "update": 1})
 
 
 def dac_pins(part: str, n_dac: int, part_bits: int) -> dict:

@@ -11,8 +11,9 @@ from amaranth.lib.wiring import In, Out
 
 from atis.golden.sequencer import SequencerSpec
 
+from .common import counter
 from .dac_port import Ad5628Port, ParallelDacPort, dac_pins
-from .projection import _counter, codes_layout
+from .layouts import codes_layout
 
 __all__ = ["DacSequencer"]
 
@@ -67,7 +68,7 @@ class DacSequencer(wiring.Component):
         full = Signal(2)
 
         # --- load side: one bank per token ---
-        wr_bank, wr_idx = Signal(), _counter(s.m, "wr_idx")
+        wr_bank, wr_idx = Signal(), counter(s.m, "wr_idx")
         take = self.i_codes.valid & self.i_codes.ready
         wr_last = wr_idx == s.m - 1
         c = self.i_codes.payload
@@ -81,8 +82,8 @@ class DacSequencer(wiring.Component):
                 m.d.sync += [wr_idx.eq(0), wr_bank.eq(~wr_bank)]
 
         # --- write side: one port write per input, round-major ---
-        rd_bank, rd_idx = Signal(), _counter(s.m, "rd_idx")
-        channel, rnd = _counter(s.n_dac, "channel"), _counter(s.rounds, "round")
+        rd_bank, rd_idx = Signal(), counter(s.m, "rd_idx")
+        channel, rnd = counter(s.n_dac, "channel"), counter(s.rounds, "round")
         rd_last = rd_idx == s.m - 1
         round_end = (channel == s.n_dac - 1) | rd_last
         last_in_flight, eval_pending = Signal(), Signal()

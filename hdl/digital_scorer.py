@@ -8,8 +8,8 @@ from amaranth.lib.wiring import In, Out
 
 from atis.golden.digital_scorer import DigitalScorerSpec
 
-from .comparator_capture import INDEX_BITS, keep_layout
-from .projection import _counter, codes_layout
+from .common import counter
+from .layouts import INDEX_BITS, codes_layout, keep_layout
 
 __all__ = ["DigitalScorer"]
 
@@ -37,7 +37,7 @@ class DigitalScorer(wiring.Component):
         s = self._spec
         m.submodules.weights = weights = Memory(shape=signed(8), depth=s.m, init=[int(w) for w in s.weights])
         w_port = weights.read_port(domain="comb")
-        idx = _counter(s.m, "idx")
+        idx = counter(s.m, "idx")
         acc = Signal(signed(s.acc_bits))
         index = Signal(INDEX_BITS)
         centred = Signal(signed(s.dac_bits + 1))

@@ -16,8 +16,13 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out, connect
 
+from atis.design import TransformerSpec
+
 from .attention import AttentionHead
-from .linear import SHIFT_BITS, Linear, load_layout, load_segment, row_layout, sat
+from .common import SHIFT_BITS, sat
+from .layouts import load_layout, row_layout
+from .linear import Linear, LinearMode
+from .load_chain import load_segment
 from .streams import join, tee
 
 __all__ = ["AddNorm", "MultiHeadAttention", "EncoderBlock"]
@@ -69,15 +74,15 @@ class MultiHeadAttention(wiring.Component):
     the score shift.
     """
 
-    def __init__(self, max_len: int, d: int, heads: int, lanes: int):
-        self._n, self._d, self._heads, self._lanes = max_len, d, heads, lanes
-        super().__init__({**_stream_ports(3 * d, d), "busy": Out(1), "cycles": Out(32)})
+    def __init__(self, spec: TransformerSpec):
+        self._spec = spec
+        super().__init__({**_stream_ports(3 * spec.d, spec.d), "busy": Out(1), "cycles": Out(32)})
 
     def elaborate(self, platform):
         m = Module()
-        d, H = self._d, self._heads
-        dh = d // H
-        heads = [AttentionHead(self._n, dh, min(self._lanes, dh)) for _ in range(H)]
+        s = self._spec
+        d, H, dh = s.d, s.heads, s.dh
+        heads = [AttentionHead(max_len=s.max_len, dh=dh, lanes=min(s.lanes, dh)) for _ in range(H)]
         for h, head in enumerate(heads):
             m.submodules[f"head{h}"] = head
         take, _ = load_segment(m, self.i_load, self.o_load, 1)
@@ -109,31 +114,30 @@ class MultiHeadAttention(wiring.Component):
 
 
 class EncoderBlock(wiring.Component):
-    """One encoder block over sequences of up to ``max_len`` rows of width ``d`` (see the module docstring).
+    """One encoder block over sequences of up to ``spec.max_len`` rows of width ``spec.d`` (see the module
+    docstring).
 
     Members: ``i_rows``/``o_rows`` token rows with tags (same count out as in, same order); ``i_load``/``o_load``
     the load chain; ``attention_busy``, ``attention_cycles`` from the attention core. One sequence is in the
     attention at a time; the skip FIFO holds ``max_len + 2`` rows, so a whole sequence fits while it waits.
     """
 
-    def __init__(self, max_len: int, d: int, heads: int, ffn: int, lanes: int):
-        if d % heads:
-            raise ValueError(f"heads = {heads} must divide d = {d}")
-        self._n, self._d, self._heads, self._ffn, self._lanes = max_len, d, heads, ffn, lanes
-        super().__init__({**_stream_ports(d, d), "attention_busy": Out(1), "attention_cycles": Out(32)})
+    def __init__(self, spec: TransformerSpec):
+        self._spec = spec
+        super().__init__({**_stream_ports(spec.d, spec.d), "attention_busy": Out(1), "attention_cycles": Out(32)})
 
     def elaborate(self, platform):
         m = Module()
-        d, f, L = self._d, self._ffn, self._lanes
+        d, f, L = self._spec.d, self._spec.ffn, self._spec.lanes
         row = row_layout(d)
-        m.submodules.skip1 = skip1 = SyncFIFOBuffered(width=row.size, depth=self._n + 2)
+        m.submodules.skip1 = skip1 = SyncFIFOBuffered(width=row.size, depth=self._spec.max_len + 2)
         m.submodules.skip2 = skip2 = SyncFIFOBuffered(width=row.size, depth=4)
-        m.submodules.qkv = qkv = Linear(d, 3 * d, min(L, d), groups=3)
-        m.submodules.mha = mha = MultiHeadAttention(self._n, d, self._heads, L)
-        m.submodules.wo = wo = Linear(d, d, min(L, d))
+        m.submodules.qkv = qkv = Linear(fan_in=d, fan_out=3 * d, lanes=min(L, d), groups=3)
+        m.submodules.mha = mha = MultiHeadAttention(self._spec)
+        m.submodules.wo = wo = Linear(fan_in=d, fan_out=d, lanes=min(L, d))
         m.submodules.norm1 = norm1 = AddNorm(d)
-        m.submodules.w1 = w1 = Linear(d, f, min(L, d), mode="relu")
-        m.submodules.w2 = w2 = Linear(f, d, min(L, f))
+        m.submodules.w1 = w1 = Linear(fan_in=d, fan_out=f, lanes=min(L, d), mode=LinearMode.RELU)
+        m.submodules.w2 = w2 = Linear(fan_in=f, fan_out=d, lanes=min(L, f))
         m.submodules.norm2 = norm2 = AddNorm(d)
 
         tee(m, self.i_rows, skip1.w_stream, qkv.i_rows)

@@ -1,4 +1,5 @@
-"""Elaborate blocks from a config and write one Verilog file per block; the lint waivers live here too."""
+"""Elaborate blocks from a resolved design (``atis.design.DesignSpec``) and write one Verilog file per block; the
+lint waivers live here too."""
 from __future__ import annotations
 
 import subprocess
@@ -8,33 +9,50 @@ from pathlib import Path
 from amaranth.back import verilog
 from amaranth.lib import wiring
 
-from atis.config import AtisConfig
-from atis.golden.projection import resolve_projection
+from atis.design import DesignSpec
 from atis.toolchain import activate_verilator
 
 from .attention import AttentionHead
-from .mask_gate import MaskGate
-from .projection import Projection
-from .scorer import Scorer, scorer_specs
-from .softmax import Softmax
 from .pipeline import ScoredTransformer
+from .projection import Projection
+from .scorer import Scorer
+from .softmax import Softmax
 from .transformer import Transformer
 
-__all__ = ["BLOCKS", "default_blocks", "transformer_unsupported", "MODULE_PREFIX", "LINT_WAIVERS", "build_block",
-           "block_verilog", "write_verilog", "lint_verilog"]
+__all__ = ["BLOCKS", "default_blocks", "MODULE_PREFIX", "LINT_WAIVERS", "build_block", "block_verilog",
+           "write_verilog", "lint_verilog"]
 
 #: Top modules are named ``atis_<block>``: never equal to a port name (ports are ``i_*``/``o_*``/nouns).
 MODULE_PREFIX = "atis_"
 
-#: Block name -> factory taking the config. Later blocks (dac_sequencer, mask_gate, ...) register here.
-BLOCKS: dict[str, Callable[[AtisConfig], wiring.Component]] = {
-    "projection": lambda cfg: Projection(resolve_projection(cfg)),
-    "scorer": lambda cfg: Scorer(*scorer_specs(cfg)),
-    "mask_gate": lambda cfg: MaskGate(cfg.model.seq_len),
-    "softmax": lambda cfg: Softmax(cfg.model.seq_len),
-    "attention_head": lambda cfg: attention_head(cfg),
-    "transformer": lambda cfg: transformer(cfg),
-    "pipeline": lambda cfg: pipeline(cfg),
+
+def attention_head(design: DesignSpec) -> AttentionHead:
+    """One head of the configured transformer (its score shift is a run-time input)."""
+    t = design.transformer
+    return AttentionHead(max_len=t.max_len, dh=t.dh, lanes=min(t.lanes, t.dh))
+
+
+def transformer(design: DesignSpec) -> Transformer:
+    if design.transformer_unsupported:
+        raise ValueError(design.transformer_unsupported)
+    return Transformer(design.transformer)
+
+
+def pipeline(design: DesignSpec) -> ScoredTransformer:
+    """Scorer (FPAA pins) -> row packer -> transformer, sequences of ``model.seq_len`` tokens."""
+    if design.scorer != "fpaa":
+        raise ValueError("the pipeline block scores on the FPAA pins (fpga.scorer = fpaa)")
+    return ScoredTransformer(design.projection, design.sequencer, transformer(design))
+
+
+#: Block name -> factory taking the resolved design.
+BLOCKS: dict[str, Callable[[DesignSpec], wiring.Component]] = {
+    "projection": lambda design: Projection(design.projection),
+    "scorer": lambda design: Scorer(design.projection, design.sequencer, design.digital),
+    "softmax": lambda design: Softmax(design.seq_len),
+    "attention_head": attention_head,
+    "transformer": transformer,
+    "pipeline": pipeline,
 }
 
 #: Verilator -Wall waivers for Amaranth's generated Verilog, each with the reason it is safe.
@@ -59,61 +77,25 @@ LINT_WAIVERS = [
 ]
 
 
-def attention_head(cfg: AtisConfig) -> AttentionHead:
-    """One head of the configured transformer (its score shift is a run-time input)."""
-    dh = cfg.model.d_model // cfg.transformer.heads
-    return AttentionHead(cfg.model.seq_len, dh, min(cfg.transformer.lanes, dh))
-
-
-#: The transformer RTL's limits (the golden model has none): mean-norm divides by d with a shift, and every
-#: attention head buffers a whole sequence.
-TRANSFORMER_MAX_LEN = 256
-
-
-def transformer_unsupported(cfg: AtisConfig) -> str | None:
-    """Why the transformer RTL cannot be built from ``cfg`` (None when it can)."""
-    d, n = cfg.model.d_model, cfg.model.seq_len
-    if d & (d - 1):
-        return f"model.d_model = {d}: the transformer RTL needs a power of two (mean-norm is a shift)"
-    if n > TRANSFORMER_MAX_LEN:
-        return f"model.seq_len = {n}: the transformer RTL buffers whole sequences, at most {TRANSFORMER_MAX_LEN}"
-    return None
-
-
 #: Built only when asked for (``--block pipeline``): it contains the scorer and the transformer blocks.
 ON_REQUEST = ("pipeline",)
 
 
-def default_blocks(cfg: AtisConfig) -> list[str]:
-    """Every block that can be built from ``cfg`` (not the composite ``pipeline``)."""
-    return [b for b in BLOCKS if b not in ON_REQUEST and (b != "transformer" or transformer_unsupported(cfg) is None)]
+def default_blocks(design: DesignSpec) -> list[str]:
+    """Every block that can be built from ``design`` (not the composite ``pipeline``)."""
+    return [b for b in BLOCKS
+            if b not in ON_REQUEST and (b != "transformer" or design.transformer_unsupported is None)]
 
 
-def pipeline(cfg: AtisConfig) -> ScoredTransformer:
-    """Scorer (FPAA pins) -> row packer -> transformer, sequences of ``model.seq_len`` tokens."""
-    if cfg.fpga.scorer != "fpaa":
-        raise ValueError("the pipeline block scores on the FPAA pins (fpga.scorer = fpaa)")
-    projection, sequencer, _ = scorer_specs(cfg)
-    return ScoredTransformer(projection, sequencer, transformer(cfg))
-
-
-def transformer(cfg: AtisConfig) -> Transformer:
-    why = transformer_unsupported(cfg)
-    if why:
-        raise ValueError(why)
-    t, d, n = cfg.transformer, cfg.model.d_model, cfg.model.seq_len
-    return Transformer(d=d, heads=t.heads, ffn=t.ffn, layers=t.layers, classes=t.classes, max_len=n, lanes=t.lanes)
-
-
-def build_block(name: str, cfg: AtisConfig) -> wiring.Component:
+def build_block(name: str, design: DesignSpec) -> wiring.Component:
     if name not in BLOCKS:
         raise ValueError(f"unknown block {name!r} (known: {', '.join(BLOCKS)})")
-    return BLOCKS[name](cfg)
+    return BLOCKS[name](design)
 
 
-def block_verilog(name: str, cfg: AtisConfig) -> tuple[str, str]:
-    """(module name, Verilog text) of one block, elaborated from ``cfg``."""
-    component = build_block(name, cfg)
+def block_verilog(name: str, design: DesignSpec) -> tuple[str, str]:
+    """(module name, Verilog text) of one block, elaborated from ``design``."""
+    component = build_block(name, design)
     module = MODULE_PREFIX + name
     ports = {path[0] for path, _, _ in component.signature.flatten(component)}
     if module in ports:
@@ -121,14 +103,14 @@ def block_verilog(name: str, cfg: AtisConfig) -> tuple[str, str]:
     return module, verilog.convert(component, name=module, emit_src=False)
 
 
-def write_verilog(cfg: AtisConfig, out_dir: Path | str, blocks: list[str] | None = None) -> list[Path]:
-    """Write ``<out_dir>/atis_<block>.v`` for each block (default: all that ``cfg`` supports); returns the paths.
+def write_verilog(design: DesignSpec, out_dir: Path | str, blocks: list[str] | None = None) -> list[Path]:
+    """Write ``<out_dir>/atis_<block>.v`` for each block (default: all that ``design`` supports); returns the paths.
 
     Every file is elaborated before any is written, so a failing block leaves nothing half-written.
     """
     texts = {}
-    for name in blocks or default_blocks(cfg):
-        module, text = block_verilog(name, cfg)
+    for name in blocks or default_blocks(design):
+        module, text = block_verilog(name, design)
         texts[module] = text
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -1,64 +1,26 @@
-"""Row-at-a-time int8 matrix products of the transformer, and the byte chain that loads their weights.
-
-Weights are not elaborated into the design: every unit owns a memory that the host fills through a *load chain*.
-A load is one stream of bytes, ``first`` on its first byte. Each unit on the chain takes the next bytes its
-segment needs (their order: :func:`atis.golden.transformer.load_bytes`) and passes the rest on, marking the
-first byte it passes with ``first`` for the next unit.
-"""
+"""Row-at-a-time int8 matrix products of the transformer; weights arrive over the load chain
+(:mod:`atis.hdl.load_chain`)."""
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+import enum
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .projection import _counter
+from .common import SHIFT_BITS, counter, rq_var
+from .layouts import TAG, load_layout, row_layout
+from .load_chain import load_segment
 
-__all__ = ["Linear", "load_layout", "row_layout", "TAG", "rq_var", "sat", "load_segment"]
-
-#: What travels with a token row through the encoder: is it a key (a kept token), is it the sequence's last.
-TAG = data.StructLayout({"key": 1, "last": 1})
-SHIFT_BITS = 5
+__all__ = ["Linear", "LinearMode"]
 
 
-def load_layout() -> data.StructLayout:
-    return data.StructLayout({"byte": unsigned(8), "first": 1})
-
-
-def row_layout(width: int, elem=signed(8), tag=TAG) -> data.StructLayout:
-    return data.StructLayout({"x": data.ArrayLayout(elem, width), "tag": tag})
-
-
-def sat(value, bits: int = 8):
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    return Mux(value < lo, lo, Mux(value > hi, hi, value))
-
-
-def rq_var(value, shift):
-    """``atis.golden.quant.requantize_signed`` with a run-time shift: round half up, saturate to int8."""
-    half = (Const(1, 33) << shift) >> 1
-    return sat((value + half) >> shift)
-
-
-def load_segment(m: Module, i_load, o_load, length: int):
-    """Claim ``length`` bytes of the load chain; returns (a byte of ours this cycle, its index in our segment).
-
-    A ``first`` byte restarts the segment; after ``length`` bytes the rest pass through to ``o_load``.
-    """
-    count = Signal(range(length + 1), init=length)     # a load starts only with a `first` byte
-    handed = Signal(init=1)                            # our successor has had its `first` byte
-    first = i_load.payload.first
-    mine = first | (count < length)
-    index = Signal(range(max(length, 2)))
-    take = Signal()
-    m.d.comb += [index.eq(Mux(first, 0, count)), take.eq(i_load.valid & mine),
-                 o_load.payload.byte.eq(i_load.payload.byte), o_load.payload.first.eq(~handed),
-                 o_load.valid.eq(i_load.valid & ~mine), i_load.ready.eq(mine | o_load.ready)]
-    with m.If(take):
-        m.d.sync += [count.eq(index + 1), handed.eq(0)]
-    with m.If(o_load.valid & o_load.ready):
-        m.d.sync += handed.eq(1)
-    return take, index
+class LinearMode(enum.Enum):
+    """What a :class:`Linear` does with each accumulator."""
+    RQ = "rq"        # requantize to int8 by the output group's run-time shift
+    RELU = "relu"    # rq, then max(0, ·)
+    RAW = "raw"      # int32 x·W + b (the classifier's logits)
 
 
 class Linear(wiring.Component):
@@ -77,14 +39,20 @@ class Linear(wiring.Component):
     flight; the next is taken after the output transfer).
     """
 
-    def __init__(self, fan_in: int, fan_out: int, lanes: int, *, mode: str = "rq", groups: int = 1):
-        if mode not in ("rq", "relu", "raw") or fan_out % groups or not 1 <= lanes <= fan_in:
-            raise ValueError(f"Linear({fan_in}, {fan_out}, lanes={lanes}, mode={mode}, groups={groups})")
+    def __init__(self, *, fan_in: int, fan_out: int, lanes: int, mode: LinearMode = LinearMode.RQ,
+                 groups: int = 1):
+        if not isinstance(mode, LinearMode):
+            raise TypeError(f"Linear mode must be a LinearMode, not {mode!r}")
+        if groups < 1 or fan_out % groups:
+            raise ValueError(f"Linear groups = {groups}: must divide fan_out = {fan_out}")
+        if not 1 <= lanes <= fan_in:
+            raise ValueError(f"Linear lanes = {lanes}: must be in 1..fan_in ({fan_in})")
         self.fan_in, self.fan_out, self.lanes, self.mode, self.groups = fan_in, fan_out, lanes, mode, groups
+        raw = mode is LinearMode.RAW
         self.words = -(-fan_in // lanes)
-        self.shift_bytes = 0 if mode == "raw" else groups
-        self.load_length = self.shift_bytes + fan_in * fan_out + (4 * fan_out if mode == "raw" else 0)
-        out = signed(32) if mode == "raw" else signed(8)
+        self.shift_bytes = 0 if raw else groups
+        self.load_length = self.shift_bytes + fan_in * fan_out + (4 * fan_out if raw else 0)
+        out = signed(32) if raw else signed(8)
         super().__init__({"i_rows": In(stream.Signature(row_layout(fan_in))),
                           "o_rows": Out(stream.Signature(row_layout(fan_out, out))),
                           "i_load": In(stream.Signature(load_layout())),
@@ -98,16 +66,16 @@ class Linear(wiring.Component):
         w_wr, w_rd = weights.write_port(), weights.read_port(domain="comb")
         shifts = [Signal(SHIFT_BITS, name=f"shift{g}") for g in range(self.groups)]
         bias_rd = None
-        if self.mode == "raw":
+        if self.mode is LinearMode.RAW:
             m.submodules.bias = bias = Memory(shape=signed(32), depth=fo, init=[])
             bias_wr, bias_rd = bias.write_port(), bias.read_port(domain="comb")
         self._load(m, w_wr, shifts, bias_wr if bias_rd is not None else None)
 
         x = Signal(fi * 8)
         tag = Signal(TAG)
-        elem_bits = 32 if self.mode == "raw" else 8
+        elem_bits = 32 if self.mode is LinearMode.RAW else 8
         y = Signal(fo * elem_bits)
-        j, w, addr = _counter(fo, "j"), _counter(words, "w"), _counter(fo * words, "addr")
+        j, w, addr = counter(fo, "j"), counter(words, "w"), counter(fo * words, "addr")
         acc = Signal(signed(32))
         m.d.comb += w_rd.addr.eq(addr)
         xw = Cat(x, Const(0, (words * L - fi) * 8)).word_select(w, 8 * L)
@@ -115,7 +83,7 @@ class Linear(wiring.Component):
         m.d.comb += acc_next.eq(acc + sum(xw.word_select(lane, 8).as_signed() * w_rd.data[lane]
                                           for lane in range(L)))
         result = Signal(signed(elem_bits))
-        if self.mode == "raw":
+        if self.mode is LinearMode.RAW:
             m.d.comb += [bias_rd.addr.eq(j), result.eq(acc_next + bias_rd.data)]
         else:
             group_size = fo // self.groups
@@ -123,7 +91,7 @@ class Linear(wiring.Component):
             for g in range(1, self.groups):
                 shift = Mux(j >= g * group_size, shifts[g], shift)
             q = rq_var(acc_next, shift)
-            m.d.comb += result.eq(Mux(q < 0, 0, q) if self.mode == "relu" else q)
+            m.d.comb += result.eq(Mux(q < 0, 0, q) if self.mode is LinearMode.RELU else q)
 
         with m.FSM():
             with m.State("IDLE"):
@@ -158,7 +126,7 @@ class Linear(wiring.Component):
                 m.d.sync += reg.eq(byte)
 
         # Packing counters, restarted by a `first` byte (Mux(first, 0, ...)) so a new load always begins clean.
-        lane, i, addr = _counter(L, "ld_lane"), _counter(fi, "ld_i"), _counter(fo * self.words, "ld_addr")
+        lane, i, addr = counter(L, "ld_lane"), counter(fi, "ld_i"), counter(fo * self.words, "ld_addr")
         buf = Signal(data.ArrayLayout(signed(8), L))
         cur_lane, cur_i, cur_addr = (Mux(first, 0, s) for s in (lane, i, addr))
         word = Signal(data.ArrayLayout(signed(8), L))
@@ -178,7 +146,7 @@ class Linear(wiring.Component):
                          addr.eq(cur_addr + flush), i.eq(Mux(cur_i == fi - 1, 0, cur_i + 1))]
         if bias_wr is None:
             return
-        nbyte, baddr = Signal(2), _counter(fo, "ld_bias")
+        nbyte, baddr = Signal(2), counter(fo, "ld_bias")
         value = Signal(32)
         merged = Cat(value[8:], byte)                  # little-endian: each byte enters at the top
         in_bias = take & (index >= S + fi * fo)

@@ -1,6 +1,7 @@
 """The whole digital side in one: scorer (FPAA pins) -> row packer -> transformer (DESIGN.md: score, prune, attend).
 
-Golden: the vectorized FPAA model (``atis.scoring.expected_keep``) for the keep bits, then ``forward_int``.
+Golden: the vectorized FPAA model (``atis.analog_models.scoring.expected_keep``) for the keep bits, then
+``forward_int``.
 """
 from __future__ import annotations
 
@@ -11,12 +12,10 @@ from amaranth.lib.wiring import In, Out
 from atis.golden.projection import ProjectionSpec
 from atis.golden.sequencer import SequencerSpec
 
-from .linear import load_layout
-from .mask_gate import token_layout
-from .projection import _counter
-from .projection import token_layout as element_layout
-from .scorer import Scorer, forward_fpaa_pins, fpaa_pins, scored_layout
-from .transformer import Transformer, result_layout
+from .common import counter
+from .layouts import element_layout, load_layout, result_layout, scored_layout, token_row_layout
+from .scorer import Scorer, forward_fpaa_pins, fpaa_pins
+from .transformer import Transformer
 
 __all__ = ["RowPacker", "ScoredTransformer"]
 
@@ -26,16 +25,16 @@ class RowPacker(wiring.Component):
     sequence (``last`` on the final one). One row per d elements; a row leaves the cycle after its last element
     and the next element waits while the row is not taken."""
 
-    def __init__(self, d: int, seq_len: int):
+    def __init__(self, *, d: int, seq_len: int):
         self._d, self._n = d, seq_len
         super().__init__({"i_elements": In(stream.Signature(scored_layout())),
-                          "o_rows": Out(stream.Signature(token_layout(d)))})
+                          "o_rows": Out(stream.Signature(token_row_layout(d)))})
 
     def elaborate(self, platform):
         m = Module()
         d, n = self._d, self._n
         row = Signal(8 * d)
-        token = _counter(n, "token")
+        token = counter(n, "token")
         e, out = self.i_elements, self.o_rows
         with m.If(out.ready):
             m.d.sync += out.valid.eq(0)
@@ -61,13 +60,14 @@ class ScoredTransformer(wiring.Component):
         self._proj, self._seq, self._t = projection, sequencer, transformer
         super().__init__({"i_token": In(stream.Signature(element_layout())), **fpaa_pins(sequencer),
                           "framing_error": Out(1), "drop": In(1), "i_load": In(stream.Signature(load_layout())),
-                          "o_result": Out(stream.Signature(result_layout(transformer.classes, transformer.max_len)))})
+                          "o_result": Out(stream.Signature(result_layout(transformer.spec.classes,
+                                                                          transformer.spec.max_len)))})
 
     def elaborate(self, platform):
         m = Module()
         t = self._t
         m.submodules.scorer = scorer = Scorer(self._proj, self._seq)
-        m.submodules.packer = packer = RowPacker(t.d, t.max_len)
+        m.submodules.packer = packer = RowPacker(d=t.spec.d, seq_len=t.spec.max_len)
         m.submodules.transformer = t
         forward_fpaa_pins(m, self, scorer, self._seq)
         wiring.connect(m, wiring.flipped(self.i_token), scorer.i_token)

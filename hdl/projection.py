@@ -1,37 +1,25 @@
 """Projection z = P·x (d -> m) with requantization to DAC codes; golden: ``atis.golden.projection``."""
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Shape, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Shape, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from atis.golden.projection import ProjectionSpec
 
-__all__ = ["Projection", "token_layout", "codes_layout", "requantize_expr"]
+from .common import counter, requantize_expr
+from .layouts import codes_layout, element_layout
+
+__all__ = ["Projection"]
 
 
-def token_layout() -> data.StructLayout:
-    """One int8 token element per transfer; ``first``/``last`` mark the token's element 0 and element d-1."""
-    return data.StructLayout({"data": signed(8), "first": 1, "last": 1})
 
 
-def codes_layout(dac_bits: int) -> data.StructLayout:
-    """One DAC code per transfer, channel order 0..m-1; ``first``/``last`` mark channel 0 and channel m-1."""
-    return data.StructLayout({"code": unsigned(dac_bits), "first": 1, "last": 1})
 
 
-def requantize_expr(value, shift: int, bits: int):
-    """RTL twin of ``atis.golden.quant.requantize``: round-half-up by ``shift``, saturate, offset-binary flip."""
-    rounded = ((value + (1 << (shift - 1))) if shift else value) >> shift
-    lo, hi = -(1 << (bits - 1)), (1 << (bits - 1)) - 1
-    saturated = Mux(rounded < lo, lo, Mux(rounded > hi, hi, rounded))
-    return (saturated + (1 << (bits - 1)))[:bits]
 
 
-def _counter(n: int, name: str) -> Signal:
-    """A counter over 0..n-1, at least one bit wide (a zero-width signal would emit a [-1:0] vector)."""
-    return Signal(range(max(n, 2)), name=name)
 
 
 class Projection(wiring.Component):
@@ -45,7 +33,7 @@ class Projection(wiring.Component):
 
     Members
     -------
-    i_token : In(stream.Signature(token_layout()))
+    i_token : In(stream.Signature(element_layout()))
         Token elements x[0..d-1], one per transfer. Honors ``ready`` (low while both token buffers are full).
     o_codes : Out(stream.Signature(codes_layout(dac_bits)))
         Codes for channels 0..m-1, one per transfer. Honors ``ready``: the whole MAC pipeline stalls while a code
@@ -66,7 +54,7 @@ class Projection(wiring.Component):
     def __init__(self, spec: ProjectionSpec):
         self._spec = spec   # ProjectionSpec checks lanes in 1..d when it is made
         super().__init__({
-            "i_token": In(stream.Signature(token_layout())),
+            "i_token": In(stream.Signature(element_layout())),
             "o_codes": Out(stream.Signature(codes_layout(spec.dac_bits))),
             "framing_error": Out(1),
         })
@@ -95,8 +83,8 @@ class Projection(wiring.Component):
         full = Signal(2)   # bank b holds a complete token not yet multiplied
 
         # --- load side: pack L elements per word into bank wr_bank ---
-        wr_bank, wr_elem = Signal(), _counter(d, "wr_elem")
-        wr_word, wr_lane = _counter(W, "wr_word"), _counter(L, "wr_lane")
+        wr_bank, wr_elem = Signal(), counter(d, "wr_elem")
+        wr_word, wr_lane = counter(W, "wr_word"), counter(L, "wr_lane")
         packed = Signal(data.ArrayLayout(signed(8), L))
         elem = self.i_token.payload
         do_take = self.i_token.valid & self.i_token.ready
@@ -124,8 +112,8 @@ class Projection(wiring.Component):
         # --- MAC side: stage 0 issues reads, 1 multiplies L lanes, 2 sums them, 3 accumulates and requantizes ---
         en = Signal()   # the pipeline advances unless a code is waiting on a stalled sink
         m.d.comb += en.eq(~(self.o_codes.valid & ~self.o_codes.ready))
-        rd_bank, row, rd_word = Signal(), _counter(spec.m, "row"), _counter(W, "rd_word")
-        p_addr = _counter(spec.m * W, "p_addr")
+        rd_bank, row, rd_word = Signal(), counter(spec.m, "row"), counter(W, "rd_word")
+        p_addr = counter(spec.m * W, "p_addr")
         issue = full.bit_select(rd_bank, 1)
         last_issue = issue & (row == spec.m - 1) & (rd_word == W - 1)
         m.d.comb += [t_port.addr.eq(rd_bank * W + rd_word), p_port.addr.eq(p_addr),

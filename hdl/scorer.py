@@ -1,28 +1,25 @@
 """The scorer: projection -> DAC sequencer -> (FPAA) -> comparator capture, tokens and keep bits leaving together."""
 from __future__ import annotations
 
-from amaranth.hdl import Module, signed
+from amaranth.hdl import Module
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out
 
-from atis.config import AtisConfig
-from atis.golden.digital_scorer import DigitalScorerSpec, resolve_digital_scorer
-from atis.golden.projection import ProjectionSpec, resolve_projection
-from atis.golden.sequencer import SequencerSpec, resolve_sequencer
+from atis.golden.digital_scorer import DigitalScorerSpec
+from atis.golden.projection import ProjectionSpec
+from atis.golden.sequencer import SequencerSpec
 
-from .comparator_capture import INDEX_BITS, ComparatorCapture
+from .comparator_capture import ComparatorCapture
 from .dac_port import dac_pins
 from .dac_sequencer import DacSequencer
 from .digital_scorer import DigitalScorer
-from .projection import Projection, token_layout
+from .layouts import element_layout, scored_layout
+from .projection import Projection
 
-__all__ = ["Scorer", "scored_layout", "fpaa_pins", "forward_fpaa_pins", "scorer_specs"]
+__all__ = ["Scorer", "fpaa_pins", "forward_fpaa_pins"]
 
 
-def scored_layout() -> data.StructLayout:
-    """A token element with its token's keep bit and index (every element of a token carries the same two)."""
-    return data.StructLayout({"data": signed(8), "first": 1, "last": 1, "keep": 1, "index": INDEX_BITS})
 
 
 def fpaa_pins(sequencer: SequencerSpec | None) -> dict:
@@ -43,10 +40,6 @@ def forward_fpaa_pins(m, outer, scorer, sequencer: SequencerSpec | None) -> None
             m.d.comb += getattr(outer, name).eq(getattr(scorer, name))
 
 
-def scorer_specs(cfg: AtisConfig) -> tuple[ProjectionSpec, SequencerSpec, DigitalScorerSpec | None]:
-    """(projection, sequencer, digital scorer or None) as ``fpga.scorer`` selects."""
-    digital = resolve_digital_scorer(cfg) if cfg.fpga.scorer == "digital" else None
-    return resolve_projection(cfg), resolve_sequencer(cfg), digital
 
 
 class Scorer(wiring.Component):
@@ -54,7 +47,7 @@ class Scorer(wiring.Component):
 
     Members
     -------
-    i_token : In(stream.Signature(token_layout()))
+    i_token : In(stream.Signature(element_layout()))
         Token elements; each goes both to the projection and into a token FIFO (4·d deep), and is taken only when
         both can take it.
     o_token : Out(stream.Signature(scored_layout()))
@@ -76,10 +69,11 @@ class Scorer(wiring.Component):
 
     def __init__(self, projection: ProjectionSpec, sequencer: SequencerSpec, digital: DigitalScorerSpec | None = None):
         if projection.m != sequencer.m or projection.dac_bits != sequencer.dac_bits:
-            raise ValueError("projection and sequencer disagree on m or dac_bits")
+            raise ValueError(f"projection (m = {projection.m}, dac_bits = {projection.dac_bits}) and sequencer "
+                             f"(m = {sequencer.m}, dac_bits = {sequencer.dac_bits}) disagree")
         self._proj, self._seq, self._digital = projection, sequencer, digital
         super().__init__({
-            "i_token": In(stream.Signature(token_layout())),
+            "i_token": In(stream.Signature(element_layout())),
             "o_token": Out(stream.Signature(scored_layout())),
             "framing_error": Out(1),
             **fpaa_pins(None if digital else sequencer),
@@ -89,7 +83,7 @@ class Scorer(wiring.Component):
         m = Module()
         s = self._seq
         m.submodules.projection = proj = Projection(self._proj)
-        m.submodules.tokens = tokens = SyncFIFOBuffered(width=token_layout().size, depth=4 * self._proj.d)
+        m.submodules.tokens = tokens = SyncFIFOBuffered(width=element_layout().size, depth=4 * self._proj.d)
         if self._digital is not None:
             m.submodules.digital = digital = DigitalScorer(self._digital)
             wiring.connect(m, proj.o_codes, digital.i_codes)
@@ -97,7 +91,8 @@ class Scorer(wiring.Component):
             m.d.comb += self.framing_error.eq(proj.framing_error)
         else:
             m.submodules.sequencer = seq = DacSequencer(s)
-            m.submodules.capture = cap = ComparatorCapture(s.wait_cycles, s.comparators, s.consensus_k)
+            m.submodules.capture = cap = ComparatorCapture(wait_cycles=s.wait_cycles, comparators=s.comparators,
+                                                          consensus_k=s.consensus_k)
             wiring.connect(m, proj.o_codes, seq.i_codes)
             for name in ("o_round", "o_evaluate", *dac_pins(s.part, s.n_dac, s.part_bits)):
                 m.d.comb += getattr(self, name).eq(getattr(seq, name))
@@ -114,7 +109,7 @@ class Scorer(wiring.Component):
                      t.ready.eq(proj.i_token.ready & tokens.w_rdy)]
 
         # Join: each element of the FIFO's head token leaves with the head keep bit, which is popped at `last`.
-        elem = data.View(token_layout(), tokens.r_data)
+        elem = data.View(element_layout(), tokens.r_data)
         out = self.o_token
         m.d.comb += [out.valid.eq(tokens.r_rdy & keep.valid),
                      out.payload.data.eq(elem.data), out.payload.first.eq(elem.first),

@@ -16,7 +16,7 @@ from atis.golden.digital_scorer import DigitalScorerSpec
 from atis.golden.projection import ProjectionSpec
 from atis.golden.sequencer import SequencerSpec
 
-from .projection import _counter
+from .common import counter
 from .scorer import Scorer, forward_fpaa_pins, fpaa_pins
 from .uart import UartRx, UartTx
 
@@ -28,7 +28,7 @@ class ScorerTop(wiring.Component):
     24 MHz), ``led_keep`` (last token kept), ``led_error`` (sticky: UART framing/overrun or token framing).
     Latency and throughput are the scorer's plus the UART's 10 bit times per byte."""
 
-    def __init__(self, projection: ProjectionSpec, sequencer: SequencerSpec, uart_divisor: int,
+    def __init__(self, *, projection: ProjectionSpec, sequencer: SequencerSpec, uart_divisor: int,
                  digital: DigitalScorerSpec | None = None):
         self._proj, self._seq, self._div, self._digital = projection, sequencer, uart_divisor, digital
         super().__init__({
@@ -48,7 +48,7 @@ class ScorerTop(wiring.Component):
         m.d.comb += [rx.rx.eq(self.uart_rx), self.uart_tx.eq(tx.tx)]
 
         # bytes -> token elements, framed by an element counter
-        elem = _counter(d, "elem")
+        elem = counter(d, "elem")
         m.d.comb += [scorer.i_token.valid.eq(rx.o_data.valid), rx.o_data.ready.eq(scorer.i_token.ready),
                      scorer.i_token.payload.data.eq(rx.o_data.payload),
                      scorer.i_token.payload.first.eq(elem == 0), scorer.i_token.payload.last.eq(elem == d - 1)]

@@ -3,27 +3,23 @@ gate has already removed pruned keys)."""
 from __future__ import annotations
 
 from amaranth.hdl import Module, Signal, signed, unsigned
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from atis.golden.transformer import EXP_LUT
 
-from .projection import _counter
+from .common import counter
+from .layouts import logit_layout, prob_layout
 
-__all__ = ["Softmax", "logit_layout", "prob_layout"]
+__all__ = ["Softmax"]
 
 QUOTIENT_BITS = 17          # ⌊2^31 / ΣE⌋ ≤ 2^16 because ΣE ≥ EXP_LUT[0] = 2^15
 assert EXP_LUT[0] == 1 << 15
 
 
-def logit_layout() -> data.StructLayout:
-    return data.StructLayout({"s8": signed(8), "first": 1, "last": 1})
 
 
-def prob_layout() -> data.StructLayout:
-    """Q7 probability (128 = 1.0) of each key, in input order."""
-    return data.StructLayout({"p": unsigned(8), "first": 1, "last": 1})
 
 
 class Softmax(wiring.Component):
@@ -56,7 +52,7 @@ class Softmax(wiring.Component):
         m.submodules.row = row = Memory(shape=unsigned(16), depth=max(n, 2), init=[])
         m.submodules.lut = lut = Memory(shape=unsigned(16), depth=256, init=[int(e) for e in EXP_LUT])
         wr, rd, lut_rd = row.write_port(), row.read_port(domain="comb"), lut.read_port(domain="comb")
-        length, idx = _counter(n + 1, "length"), _counter(n + 1, "idx")
+        length, idx = counter(n + 1, "length"), counter(n + 1, "idx")
         top = Signal(signed(8))
         total = Signal(32)
         recip, rem, step = Signal(32), Signal(33), Signal(range(33))

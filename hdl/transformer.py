@@ -4,22 +4,21 @@ Golden: ``atis.golden.transformer.forward_int``; the load stream: ``atis.golden.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, stream, wiring
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
+from atis.design import TransformerSpec
+
+from .common import counter
 from .encoder import EncoderBlock
-from .linear import Linear, load_layout, row_layout
-from .mask_gate import RowMaskGate, token_layout
-from .projection import _counter
+from .layouts import load_layout, result_layout, row_layout, token_row_layout
+from .linear import Linear, LinearMode
+from .mask_gate import RowMaskGate
 
-__all__ = ["Pool", "Transformer", "result_layout"]
+__all__ = ["Pool", "Transformer"]
 
 
-def result_layout(classes: int, max_len: int) -> data.StructLayout:
-    """One sequence's answer: int32 logits, kept tokens, attention-core and total cycles."""
-    return data.StructLayout({"logits": data.ArrayLayout(signed(32), classes), "kept": range(max_len + 1),
-                              "attention_cycles": 32, "total_cycles": 32})
 
 
 class Pool(wiring.Component):
@@ -30,7 +29,7 @@ class Pool(wiring.Component):
     divisions of ``sum_bits`` cycles each (restoring division of |Σ| by k, sign fixed up for the floor).
     """
 
-    def __init__(self, d: int, max_len: int):
+    def __init__(self, *, d: int, max_len: int):
         self._d, self._n = d, max_len
         self.sum_bits = 8 + max_len.bit_length()            # |Σ| ≤ 128·max_len
         super().__init__({"i_rows": In(stream.Signature(row_layout(d))),
@@ -42,7 +41,7 @@ class Pool(wiring.Component):
         sums = Signal((B + 1) * d)                           # signed sums, dimension i in bits [(B+1)i, (B+1)(i+1))
         count = Signal(range(self._n + 1))
         p = Signal(8 * d)
-        dim, step = _counter(d, "dim"), _counter(B, "step")
+        dim, step = counter(d, "dim"), counter(B, "step")
         num, quo, rem = Signal(B), Signal(B), Signal(B + 1)
         cur = sums[:B + 1].as_signed()
         x = self.i_rows.payload.x
@@ -87,7 +86,7 @@ class Transformer(wiring.Component):
 
     Members
     -------
-    i_tokens : In(stream.Signature(token_layout(d)))
+    i_tokens : In(stream.Signature(token_row_layout(d)))
         Every token of a sequence with its keep bit (``last`` on the final one; up to ``max_len`` tokens). A new
         sequence is taken only after the previous result has left, so the cycle counts belong to one sequence.
     drop : In(1)
@@ -103,22 +102,23 @@ class Transformer(wiring.Component):
     linear layers n_q·(3d·⌈d/P⌉ + d·⌈d/P⌉ + f·⌈d/P⌉ + d·⌈f/P⌉) cycles per block, pooling ≈ d·(9 + log2 n).
     """
 
-    def __init__(self, *, d: int, heads: int, ffn: int, layers: int, classes: int, max_len: int, lanes: int):
-        self.d, self.heads, self.ffn, self.layers, self.classes = d, heads, ffn, layers, classes
-        self.max_len, self.lanes = max_len, lanes
-        super().__init__({"i_tokens": In(stream.Signature(token_layout(d))), "drop": In(1),
+    def __init__(self, spec: TransformerSpec):
+        self.spec = spec
+        super().__init__({"i_tokens": In(stream.Signature(token_row_layout(spec.d))), "drop": In(1),
                           "i_load": In(stream.Signature(load_layout())),
-                          "o_result": Out(stream.Signature(result_layout(classes, max_len)))})
+                          "o_result": Out(stream.Signature(result_layout(spec.classes, spec.max_len)))})
 
     def elaborate(self, platform):
         m = Module()
-        d = self.d
+        s = self.spec
+        d = s.d
         m.submodules.gate = gate = RowMaskGate(d)
-        blocks = [EncoderBlock(self.max_len, d, self.heads, self.ffn, self.lanes) for _ in range(self.layers)]
+        blocks = [EncoderBlock(s) for _ in range(s.layers)]
         for i, b in enumerate(blocks):
             m.submodules[f"block{i}"] = b
-        m.submodules.pool = pool = Pool(d, self.max_len)
-        m.submodules.classifier = classifier = Linear(d, self.classes, min(self.lanes, d), mode="raw")
+        m.submodules.pool = pool = Pool(d=d, max_len=s.max_len)
+        m.submodules.classifier = classifier = Linear(fan_in=d, fan_out=s.classes, lanes=min(s.lanes, d),
+                                                      mode=LinearMode.RAW)
 
         # One sequence at a time: after its last token is taken, the input waits for the result.
         in_flight, counting = Signal(), Signal()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Signal
 from amaranth.lib import stream, wiring
+from amaranth.lib.cdc import FFSynchronizer
 from amaranth.lib.wiring import In, Out
 
 __all__ = ["UartRx", "UartTx"]
@@ -26,8 +27,8 @@ class UartRx(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        meta, line = Signal(init=1), Signal(init=1)
-        m.d.sync += [meta.eq(self.rx), line.eq(meta)]
+        line = Signal(init=1)                           # idle high, also through the synchronizer's flops
+        m.submodules.rx_sync = FFSynchronizer(self.rx, line, init=1)
         timer, bit = Signal(range(self._div)), Signal(range(9))
         shift = Signal(8)
         with m.If(self.o_data.ready):

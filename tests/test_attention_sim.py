@@ -3,11 +3,11 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from simhelpers import run_with_clock, stream_put, stream_take
 
 from atis.golden.quant import requantize_signed
 from atis.golden.transformer import softmax_int
 from atis.hdl.attention import AttentionHead
-from simhelpers import run_with_clock, stream_put, stream_take
 
 MAX_LEN, DH, SHIFT = 8, 6, 7
 
@@ -19,7 +19,7 @@ def golden_head(q, k, v, shift, keys=None):
 
 
 def run_head(seqs, lanes, keys=None):
-    dut = AttentionHead(MAX_LEN, DH, lanes)
+    dut = AttentionHead(max_len=MAX_LEN, dh=DH, lanes=lanes)
     rows, cycles = [], []
 
     async def source(ctx):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import pytest
 
 from atis.cocotb_tests.runner import BENCHES, Bench, run_bench
+from atis.config import bundled_config, load_config
 
 pytestmark = pytest.mark.cocotb
 
@@ -36,7 +37,8 @@ def test_digits_through_scorer_fpaa_and_transformer_rtl():
     """Test images through scorer RTL + FPAA BFM -> transformer RTL; every keep bit and every class == golden.
     30 here for the regression's time; `atis bench digits` runs the bench's default of 100."""
     from atis.cocotb_tests.runner import pipeline_bench
-    result = run_bench(pipeline_bench(0.3, "parallel"), "configs/icebreaker.yaml",
+    from atis.sweep import hardware_scorer
+    result = run_bench(pipeline_bench(hardware_scorer(0.3), "parallel"), load_config(bundled_config("icebreaker")),
                        extra_env={"ATIS_BENCH_IMAGES": "30"})
     assert result.passed, _report(result)
     figures = result.metrics["pipeline"]

@@ -5,8 +5,8 @@ import numpy as np
 import pytest
 
 from atis.analog_models.dac import DacModel
-from atis.analog_models.prototype import group_weights, least_squares_prototype, load_prototypes, mean_query
 from atis.config import ConfigError, config_from_dict
+from atis.golden.prototype import group_weights, least_squares_prototype, load_prototypes, mean_query
 
 IDEAL = {"offset_mV": 0.0, "gain_error": 0.0, "dnl_sigma_lsb": 0.0, "inl_lsb": 0.0}
 

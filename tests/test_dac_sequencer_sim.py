@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
+from simhelpers import stream_put
 
 from atis.config import config_from_dict
 from atis.golden.sequencer import resolve_sequencer
 from atis.hdl.comparator_capture import ComparatorCapture
 from atis.hdl.dac_sequencer import DacSequencer
-from simhelpers import stream_put
 
 PINS = {"ad5628": ("dac_sync_n", "dac_sclk", "dac_din"),
         "parallel": ("dac_channel", "dac_code", "dac_strobe", "dac_update")}

@@ -2,19 +2,21 @@
 from __future__ import annotations
 
 import numpy as np
+from simhelpers import run_with_clock, stream_put, stream_take
 
 from atis.config import config_from_dict
+from atis.design import resolve_design
 from atis.golden.digital_scorer import digital_keep, digital_scores
 from atis.golden.projection import projection_codes
-from atis.scoring import random_tokens
-from atis.hdl.scorer import Scorer, scorer_specs
-from simhelpers import run_with_clock, stream_put, stream_take
+from atis.golden.reference import random_tokens
+from atis.hdl.scorer import Scorer
 
 
 def test_scorer_with_digital_scoring_matches_golden_under_backpressure():
     cfg = config_from_dict({"model": {"d_model": 16}, "projection": {"m": 12, "lanes": 4},
                             "fpga": {"scorer": "digital"}})
-    projection, sequencer, digital = scorer_specs(cfg)
+    design = resolve_design(cfg)
+    projection, sequencer, digital = design.projection, design.sequencer, design.digital
     assert digital is not None
     dut = Scorer(projection, sequencer, digital)
     assert not hasattr(dut, "dac_sclk") and not hasattr(dut, "comparator")   # no pin boundary without an FPAA

@@ -7,13 +7,14 @@ import pytest
 
 import atis.toolchain as toolchain
 from atis.config import AtisConfig, ModelConfig, ProjectionConfig, config_from_dict, load_config
+from atis.design import resolve_design
 from atis.hdl.export import default_blocks, lint_verilog, write_verilog
 
 
 @pytest.mark.parametrize("block, port_in, port_out", [("projection", "i_token__payload", "o_codes__ready"),
                                                      ("scorer", "i_token__payload", "dac_sclk")])
 def test_writes_one_file_per_block_named_after_it(tmp_path, block, port_in, port_out):
-    paths = {p.name: p for p in write_verilog(load_config(), tmp_path, [block, "softmax"])}
+    paths = {p.name: p for p in write_verilog(resolve_design(load_config()), tmp_path, [block, "softmax"])}
     assert sorted(paths) == [f"atis_{block}.v", "atis_softmax.v"]
     text = paths[f"atis_{block}.v"].read_text()
     ports = re.search(rf"^module atis_{block}\((.*?)\);", text, re.M)[1].replace(" ", "").split(",")
@@ -30,7 +31,8 @@ def test_writes_one_file_per_block_named_after_it(tmp_path, block, port_in, port
 ], ids=["default", "padded-lanes", "all-lanes", "parallel-dac", "one-dac", "digital-scorer"])
 def test_verilog_is_lint_clean_under_wall(tmp_path, cfg):
     """Every block but the transformer (its own test below; the demo lints it at the default config)."""
-    for path in write_verilog(cfg, tmp_path, [b for b in default_blocks(cfg) if b != "transformer"]):
+    design = resolve_design(cfg)
+    for path in write_verilog(design, tmp_path, [b for b in default_blocks(design) if b != "transformer"]):
         clean, output = lint_verilog(path)
         assert clean, f"{path.name}: {output}"
 
@@ -61,16 +63,17 @@ def test_resolver_rejects_an_old_system_verilator(monkeypatch, tmp_path):
 
 def test_single_lane_single_row_still_lints(tmp_path):
     cfg = AtisConfig(ModelConfig(d_model=4), ProjectionConfig(m=1, lanes=1, dac_bits=3))
-    for path in write_verilog(cfg, tmp_path):
+    for path in write_verilog(resolve_design(cfg), tmp_path):
         clean, output = lint_verilog(path)
         assert clean, f"{path.name}: {output}"
 
 
 def test_default_blocks_leave_out_a_transformer_the_config_cannot_build():
-    assert default_blocks(load_config())[-1] == "transformer"
-    assert "transformer" not in default_blocks(AtisConfig(ModelConfig(d_model=10), ProjectionConfig(m=5, lanes=3)))
+    assert default_blocks(resolve_design(load_config()))[-1] == "transformer"
+    odd = resolve_design(AtisConfig(ModelConfig(d_model=10), ProjectionConfig(m=5, lanes=3)))
+    assert "transformer" not in default_blocks(odd)
     with pytest.raises(ValueError, match="d_model = 10: the transformer RTL needs a power of two"):
-        write_verilog(AtisConfig(ModelConfig(d_model=10), ProjectionConfig(m=5, lanes=3)), "unused", ["transformer"])
+        write_verilog(odd, "unused", ["transformer"])
 
 
 @pytest.mark.parametrize("overrides", [
@@ -80,6 +83,6 @@ def test_default_blocks_leave_out_a_transformer_the_config_cannot_build():
      "transformer": {"heads": 1, "ffn": 4, "classes": 2, "lanes": 1}},
 ], ids=["two-blocks-padded-lanes", "tiny"])
 def test_transformer_is_lint_clean_under_wall(tmp_path, overrides):
-    (path,) = write_verilog(config_from_dict(overrides), tmp_path, ["transformer"])
+    (path,) = write_verilog(resolve_design(config_from_dict(overrides)), tmp_path, ["transformer"])
     clean, output = lint_verilog(path)
     assert clean, f"{path.name}: {output}"

@@ -187,7 +187,7 @@ def test_out_of_range_codes_are_refused():
 
 def test_reference_tokens_do_not_move_a_fixed_threshold():
     """threshold: fixed means θ = theta_V, even when reference tokens are given (they still set the spread)."""
-    from atis.scoring import reference_codes
+    from atis.golden.reference import reference_codes
     cfg = config_from_dict({"fpaa": {"comparator": {"threshold": "fixed", "theta_V": 0.0123}}})
     model = FpaaModel(cfg, reference_codes=reference_codes(cfg))
     assert model.comparators.theta.tolist() == [0.0123]

@@ -7,8 +7,16 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from atis.config import AtisConfig, ConfigError, ModelConfig, ProjectionConfig
-from atis.golden.projection import (accumulator_bits, auto_shift, jl_matrix, project, projection_codes,
-                                    projection_matrix, resolve_projection, topvar_indices)
+from atis.golden.projection import (
+    accumulator_bits,
+    auto_shift,
+    jl_matrix,
+    project,
+    projection_codes,
+    projection_matrix,
+    resolve_projection,
+    topvar_indices,
+)
 from atis.golden.quant import requantize
 
 
@@ -22,8 +30,8 @@ def test_requantize_rounds_half_up_and_saturates():
 
 @given(st.lists(st.integers(-2**24, 2**24), min_size=1, max_size=50), st.integers(0, 12), st.integers(3, 8))
 def test_requantize_equals_exact_rational_rounding(values, shift, bits):
-    from fractions import Fraction
     import math
+    from fractions import Fraction
     expected = [min(max(math.floor(Fraction(v, 2**shift) + Fraction(1, 2)) if shift else v, -2**(bits-1)),
                     2**(bits-1) - 1) + 2**(bits-1) for v in values]
     assert requantize(np.array(values), shift, bits).tolist() == expected

@@ -5,8 +5,7 @@ import numpy as np
 import pytest
 
 from atis.config import ConfigError, config_from_dict
-from atis.golden.transformer import (EXP_LUT, forward_float, forward_int, load_weights, random_weights,
-                                     softmax_int)
+from atis.golden.transformer import EXP_LUT, forward_float, forward_int, load_weights, random_weights, softmax_int
 
 
 def tokens(rng, n: int, d: int) -> np.ndarray:

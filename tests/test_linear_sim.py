@@ -3,10 +3,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from simhelpers import run_with_clock, stream_put, stream_take
 
 from atis.golden.quant import requantize_signed
-from atis.hdl.linear import Linear
-from simhelpers import run_with_clock, stream_put, stream_take
+from atis.hdl.linear import Linear, LinearMode
 
 
 def segment(w: np.ndarray, shifts: list[int], bias=None) -> list[int]:
@@ -29,7 +29,7 @@ def expected(x, w, mode, shifts, bias):
 @pytest.mark.parametrize("mode,lanes,groups", [("rq", 2, 2), ("relu", 5, 1), ("raw", 3, 1)])
 def test_linear_matches_numpy_after_reloads(rng, mode, lanes, groups):
     fi, fo = 5, 4
-    dut = Linear(fi, fo, lanes, mode=mode, groups=groups)
+    dut = Linear(fan_in=fi, fan_out=fo, lanes=lanes, mode=LinearMode(mode), groups=groups)
     models = []
     for _ in range(2):
         w = rng.integers(-128, 128, size=(fi, fo))

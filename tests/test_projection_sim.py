@@ -6,11 +6,11 @@ import dataclasses
 import numpy as np
 import pytest
 from amaranth.sim import Simulator
+from simhelpers import stream_put, stream_take
 
 from atis.config import AtisConfig, ModelConfig, ProjectionConfig
 from atis.golden.projection import projection_codes, resolve_projection
 from atis.hdl.projection import Projection
-from simhelpers import stream_put, stream_take
 
 
 def simulate(spec, tokens, *, framing=None, sink_every: int = 1):

@@ -14,7 +14,7 @@ DIV = 8
 def test_tokens_over_uart_come_back_as_keep_bytes(rng):
     cfg = config_from_dict({"model": {"d_model": 4}, "projection": {"m": 2, "lanes": 2},
                             "dac": {"n_channels": 2, "sclk_divider": 2, "settle_ns": 40.0}})
-    dut = ScorerTop(resolve_projection(cfg), resolve_sequencer(cfg), DIV)
+    dut = ScorerTop(projection=resolve_projection(cfg), sequencer=resolve_sequencer(cfg), uart_divisor=DIV)
     tokens = rng.integers(-128, 128, size=(3, 4))
     comparator = [1, 0, 1]                        # what the FPAA answers for each token
     answers, status = [], {}

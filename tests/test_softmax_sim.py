@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import numpy as np
+from simhelpers import run_with_clock, stream_put, stream_take
 
 from atis.golden.transformer import softmax_int
 from atis.hdl.softmax import Softmax
-from simhelpers import run_with_clock, stream_put, stream_take
 
 MAX_LEN = 12
 

@@ -2,36 +2,24 @@
 from __future__ import annotations
 
 import numpy as np
-
-from atis.golden.transformer import forward_int, load_bytes, random_weights
-from atis.hdl.top import HostLink, answer_bytes
-from atis.hdl.transformer import Transformer
 from simhelpers import run_with_clock, stream_put, stream_take
+
+from atis.design import TransformerSpec
+from atis.golden.transformer import forward_int, load_bytes, random_weights
+from atis.hdl.host_link import HostLink
+from atis.hdl.transformer import Transformer
+from atis.protocol import HostReply, answer_bytes, decode_answer, encode_load, encode_sequence
 
 D, N, C = 4, 4, 2
 
 
-def decode(answer: list[int], n: int) -> dict:
-    raw = bytes(answer)
-    logits = np.frombuffer(raw[:4 * C], dtype="<i4").tolist()
-    kept, att, total = int.from_bytes(raw[4 * C:4 * C + 2], "little"), *np.frombuffer(raw[4 * C + 2:4 * C + 10],
-                                                                                        dtype="<u4").tolist()
-    mask = [(raw[4 * C + 10 + i // 8] >> (i % 8)) & 1 for i in range(n)]
-    return {"logits": logits, "kept": kept, "attention_cycles": att, "total_cycles": total, "mask": mask}
-
-
 def test_host_link_loads_runs_and_answers(rng):
     w = random_weights(D, 1, 4, 1, C, seed=5)
-    dut = HostLink(Transformer(d=D, heads=1, ffn=4, layers=1, classes=C, max_len=N, lanes=2))
+    dut = HostLink(Transformer(TransformerSpec(d=D, heads=1, ffn=4, layers=1, classes=C, max_len=N, lanes=2)))
     weights = load_bytes(w)
     runs = [(rng.integers(-128, 128, size=(n, D)), keep, mode) for n, keep, mode in
             ((4, [1, 0, 1, 0], "drop"), (4, [0, 0, 1, 1], "keymask"), (3, [0, 0, 0], "drop"), (1, [1], "keymask"))]
-    commands = [b"X", b"L" + len(weights).to_bytes(4, "little") + weights]
-    for x, keep, mode in runs:
-        cmd = bytes([ord("S"), int(mode == "drop"), len(x) - 1])
-        for row, k in zip(x, keep):
-            cmd += bytes(int(v) & 0xFF for v in row) + bytes([k])
-        commands.append(cmd)
+    commands = [b"X", encode_load(weights)] + [encode_sequence(x, keep, mode == "drop") for x, keep, mode in runs]
     lengths = [1, 1] + [answer_bytes(C, len(x)) for x, _, _ in runs]
     answers = []
 
@@ -51,9 +39,9 @@ def test_host_link_loads_runs_and_answers(rng):
                     current = []
 
     run_with_clock(dut, host, sink)
-    assert answers[:2] == [[ord("?")], [ord("K")]]
+    assert answers[:2] == [[HostReply.UNKNOWN], [HostReply.LOADED]]
     for (x, keep, mode), answer in zip(runs, answers[2:]):
-        got = decode(answer, len(x))
-        assert got["logits"] == forward_int(x, np.array(keep, dtype=bool), w, mode).tolist()
-        assert got["kept"] == sum(keep) and got["mask"] == keep
-        assert 0 < got["attention_cycles"] < got["total_cycles"] or sum(keep) == 0
+        got = decode_answer(bytes(answer), C, len(x))
+        assert got.logits == forward_int(x, np.array(keep, dtype=bool), w, mode).tolist()
+        assert got.kept == sum(keep) and got.mask == keep
+        assert 0 < got.attention_cycles < got.total_cycles or sum(keep) == 0

@@ -3,9 +3,9 @@ from __future__ import annotations
 
 from amaranth.hdl import Module
 from amaranth.sim import Simulator
+from simhelpers import stream_put
 
 from atis.hdl.uart import UartRx, UartTx
-from simhelpers import stream_put
 
 DIV = 8
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from atis.analog_models.prototype import group_weights, load_prototypes
-
 from ..config import AtisConfig
+from .prototype import group_weights, load_prototypes
+from .reference import reference_codes
 
 __all__ = ["DigitalScorerSpec", "resolve_digital_scorer", "digital_scores", "digital_keep"]
 
@@ -43,7 +43,6 @@ def digital_keep(codes: np.ndarray, spec: DigitalScorerSpec) -> np.ndarray:
 
 
 def resolve_digital_scorer(cfg: AtisConfig) -> DigitalScorerSpec:
-    from ..scoring import reference_codes
     f, m = cfg.fpaa, cfg.projection.m
     w = group_weights(load_prototypes(f.prototype, m, f.heads.count), 1)[0]
     q = np.round(w * 127).astype(np.int64)

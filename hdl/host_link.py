@@ -1,30 +1,17 @@
 """Host link of the transformer: commands over a byte stream (``HostLink``), the same over a UART
-(``TransformerTop``).
-
-Protocol (all multi-byte numbers little-endian; byte streams here, 8N1 at ``fpga.uart_baud`` on a board):
-
-* ``'L'`` N[4] then N weight bytes (:func:`atis.golden.transformer.load_bytes`): load the weights. Answer: ``'K'``
-  once the last byte is in.
-* ``'S'`` flags n−1 then n tokens of d int8 bytes followed by one keep byte (bit 0): run a sequence of n tokens
-  (``flags`` bit 0: 1 = drop, 0 = keymask). Answer: the logits (C × int32), kept[2], attention_cycles[4],
-  total_cycles[4], then the keep mask as ⌈n/8⌉ bytes (token i in bit i mod 8 of byte i div 8).
-* Any other command byte is answered with ``'?'`` and ignored.
-"""
+(``TransformerTop``). The protocol (opcodes, answer layout, host-side codec) is :mod:`atis.protocol`."""
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from atis.protocol import FLAG_DROP, HostOp, HostReply, answer_bytes
+
 from .transformer import Transformer
 from .uart import UartRx, UartTx
 
-__all__ = ["HostLink", "TransformerTop", "answer_bytes"]
-
-
-def answer_bytes(classes: int, n: int) -> int:
-    """Bytes of the answer to ``'S'`` for a sequence of n tokens."""
-    return 4 * classes + 10 + (n + 7) // 8
+__all__ = ["HostLink", "TransformerTop"]
 
 
 class HostLink(wiring.Component):
@@ -38,7 +25,7 @@ class HostLink(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.transformer = t = self._t
-        d, n_max, C = t.d, t.max_len, t.classes
+        d, n_max, C = t.spec.d, t.spec.max_len, t.spec.classes
         rx, tx = self.i_bytes, self.o_bytes
         remaining = Signal(32)                       # bytes left in the weight load
         first = Signal()
@@ -57,13 +44,13 @@ class HostLink(wiring.Component):
                 m.d.comb += rx.ready.eq(1)
                 with m.If(rx.valid):
                     with m.Switch(rx.payload):
-                        with m.Case(ord("L")):
+                        with m.Case(HostOp.LOAD):
                             m.d.sync += [remaining.eq(0), elem.eq(0)]
                             m.next = "LENGTH"
-                        with m.Case(ord("S")):
+                        with m.Case(HostOp.SEQUENCE):
                             m.next = "FLAGS"
                         with m.Default():
-                            m.d.sync += [answer.eq(ord("?")), left.eq(1)]
+                            m.d.sync += [answer.eq(HostReply.UNKNOWN), left.eq(1)]
                             m.next = "ANSWER"
             with m.State("LENGTH"):
                 m.d.comb += rx.ready.eq(1)
@@ -73,7 +60,7 @@ class HostLink(wiring.Component):
                         m.next = "LOAD"
             with m.State("LOAD"):
                 with m.If(remaining == 0):
-                    m.d.sync += [answer.eq(ord("K")), left.eq(1)]
+                    m.d.sync += [answer.eq(HostReply.LOADED), left.eq(1)]
                     m.next = "ANSWER"
                 with m.Else():
                     m.d.comb += [t.i_load.valid.eq(rx.valid), t.i_load.payload.byte.eq(rx.payload),
@@ -83,7 +70,7 @@ class HostLink(wiring.Component):
             with m.State("FLAGS"):
                 m.d.comb += rx.ready.eq(1)
                 with m.If(rx.valid):
-                    m.d.sync += drop.eq(rx.payload[0])
+                    m.d.sync += drop.eq((rx.payload & FLAG_DROP) != 0)
                     m.next = "COUNT"
             with m.State("COUNT"):
                 m.d.comb += rx.ready.eq(1)

@@ -1,0 +1,90 @@
+"""The host protocol of the transformer link, shared by the RTL (``atis.hdl.host_link``) and the host code.
+
+All multi-byte numbers are little-endian; on a board the bytes travel 8N1 at ``fpga.uart_baud``.
+
+* ``LOAD``: ``'L'`` N[4], then N weight bytes (:func:`atis.golden.transformer.load_bytes`). Answer: ``'K'``
+  (:attr:`HostReply.LOADED`) once the last byte is in.
+* ``SEQUENCE``: ``'S'`` flags n−1, then n tokens of d int8 bytes each followed by one keep byte (bit 0). Runs a
+  sequence of n tokens; ``flags`` bit 0 (:data:`FLAG_DROP`): 1 = drop, 0 = keymask. Answer
+  (:func:`answer_bytes` long, :func:`decode_answer`): the logits (C × int32), kept[2], attention_cycles[4],
+  total_cycles[4], then the keep mask as ⌈n/8⌉ bytes (token i in bit i mod 8 of byte i div 8).
+* Any other command byte is answered with ``'?'`` (:attr:`HostReply.UNKNOWN`) and ignored.
+"""
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+import numpy as np
+
+__all__ = ["HostOp", "HostReply", "FLAG_DROP", "MAX_SEQUENCE", "Answer", "answer_bytes", "encode_load",
+           "encode_sequence", "decode_answer"]
+
+
+class HostOp(enum.IntEnum):
+    """Command bytes from the host."""
+    LOAD = ord("L")
+    SEQUENCE = ord("S")
+
+
+class HostReply(enum.IntEnum):
+    """One-byte answers."""
+    LOADED = ord("K")
+    UNKNOWN = ord("?")
+
+
+#: ``flags`` bit of a SEQUENCE command: drop semantics (else keymask).
+FLAG_DROP = 0x01
+#: n − 1 travels in one byte.
+MAX_SEQUENCE = 256
+
+
+@dataclass(frozen=True)
+class Answer:
+    """The board's answer to one SEQUENCE command."""
+    logits: list[int]
+    kept: int
+    attention_cycles: int
+    total_cycles: int
+    mask: list[int]          # keep bit of each token, as sent
+
+
+def answer_bytes(classes: int, n: int) -> int:
+    """Bytes of the answer to a SEQUENCE of n tokens."""
+    return 4 * classes + 10 + (n + 7) // 8
+
+
+def encode_load(weights: bytes) -> bytes:
+    """The LOAD command for a weight byte stream."""
+    if len(weights) >= 1 << 32:
+        raise ValueError(f"weight load of {len(weights)} bytes: at most 2**32 - 1")
+    return bytes([HostOp.LOAD]) + len(weights).to_bytes(4, "little") + bytes(weights)
+
+
+def encode_sequence(tokens: np.ndarray, keep, drop: bool) -> bytes:
+    """The SEQUENCE command for int8 ``tokens[n, d]`` with one keep bit per token."""
+    x = np.asarray(tokens)
+    keep = [int(bool(k)) for k in keep]
+    if x.ndim != 2 or not 1 <= len(x) <= MAX_SEQUENCE or len(keep) != len(x):
+        raise ValueError(f"a sequence is 1..{MAX_SEQUENCE} tokens [n, d] with one keep bit each, not shape "
+                         f"{list(x.shape)} with {len(keep)} keep bits")
+    if x.size and (x.min() < -128 or x.max() > 127):
+        raise ValueError("token elements must be int8 (-128..127)")
+    out = bytearray([HostOp.SEQUENCE, FLAG_DROP if drop else 0, len(x) - 1])
+    for row, k in zip(x, keep):
+        out += bytes(int(v) & 0xFF for v in row) + bytes([k])
+    return bytes(out)
+
+
+def decode_answer(raw: bytes, classes: int, n: int) -> Answer:
+    """Parse the answer to a SEQUENCE of n tokens; raises ValueError on a wrong length."""
+    raw = bytes(raw)
+    if len(raw) != answer_bytes(classes, n):
+        raise ValueError(f"answer of {len(raw)} bytes: a sequence of {n} tokens with {classes} classes answers "
+                         f"{answer_bytes(classes, n)}")
+    c = 4 * classes
+    logits = np.frombuffer(raw[:c], dtype="<i4").tolist()
+    kept = int.from_bytes(raw[c:c + 2], "little")
+    attention, total = np.frombuffer(raw[c + 2:c + 10], dtype="<u4").tolist()
+    mask = [(raw[c + 10 + i // 8] >> (i % 8)) & 1 for i in range(n)]
+    return Answer(logits, kept, attention, total, mask)

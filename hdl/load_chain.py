@@ -1,0 +1,33 @@
+"""The weight load chain: one byte stream that fills the memories of every unit on it, in chain order.
+
+A load is one stream of bytes (:func:`atis.hdl.layouts.load_layout`), ``first`` on its first byte. Each unit on
+the chain takes the next bytes its segment needs (their order: :func:`atis.golden.transformer.load_bytes`) and
+passes the rest on, marking the first byte it passes with ``first`` for the next unit. Weights are therefore not
+elaborated into the design: one build runs any model of its shape, shifts included.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Module, Mux, Signal
+
+__all__ = ["load_segment"]
+
+
+def load_segment(m: Module, i_load, o_load, length: int):
+    """Claim ``length`` bytes of the load chain; returns (a byte of ours this cycle, its index in our segment).
+
+    A ``first`` byte restarts the segment; after ``length`` bytes the rest pass through to ``o_load``.
+    """
+    count = Signal(range(length + 1), init=length)     # a load starts only with a `first` byte
+    handed = Signal(init=1)                            # our successor has had its `first` byte
+    first = i_load.payload.first
+    mine = first | (count < length)
+    index = Signal(range(max(length, 2)))
+    take = Signal()
+    m.d.comb += [index.eq(Mux(first, 0, count)), take.eq(i_load.valid & mine),
+                 o_load.payload.byte.eq(i_load.payload.byte), o_load.payload.first.eq(~handed),
+                 o_load.valid.eq(i_load.valid & ~mine), i_load.ready.eq(mine | o_load.ready)]
+    with m.If(take):
+        m.d.sync += [count.eq(index + 1), handed.eq(0)]
+    with m.If(o_load.valid & o_load.ready):
+        m.d.sync += handed.eq(1)
+    return take, index
