@@ -62,10 +62,16 @@ class AttentionHead(wiring.Component):
         m.submodules.v = v_mem = Memory(shape=row, depth=max(n, 2), init=[])
         m.submodules.softmax = softmax = Softmax(n)
         q_wr, k_wr, v_wr = (mem.write_port() for mem in (q_mem, k_mem, v_mem))
-        q_rd, k_rd, v_rd = (mem.read_port(domain="comb") for mem in (q_mem, k_mem, v_mem))
+        # Synchronous read ports (block RAM), addressed with the value their counter takes next cycle (``*_next``:
+        # the counters are registered copies of them), so each row is there in the cycle that uses it.
+        q_rd, k_rd, v_rd = (mem.read_port(transparent_for=(wr,)) for mem, wr in
+                            ((q_mem, q_wr), (k_mem, k_wr), (v_mem, v_wr)))
         nq, nk = counter(n + 1, "nq"), counter(n + 1, "nk")
-        qi, kj = counter(n, "qi"), counter(n, "kj")
-        word, vj = counter(words, "word"), counter(n, "vj")
+        qi, kj, vj = counter(n, "qi"), counter(n, "kj"), counter(n, "vj")
+        qi_next, kj_next, vj_next = counter(n, "qi_next"), counter(n, "kj_next"), counter(n, "vj_next")
+        m.d.comb += [qi_next.eq(qi), kj_next.eq(kj), vj_next.eq(vj)]
+        m.d.sync += [qi.eq(qi_next), kj.eq(kj_next), vj.eq(vj_next)]
+        word = counter(words, "word")
         dot = Signal(signed(32))
         acc = Signal(data.ArrayLayout(signed(32), dh))
         cycles = Signal(32)                          # running count; `self.cycles` holds the last finished one
@@ -81,7 +87,7 @@ class AttentionHead(wiring.Component):
             qv = Mux(idx < dh, q_rd.data.as_value().word_select(idx, 8).as_signed(), 0)
             kv = Mux(idx < dh, k_rd.data.as_value().word_select(idx, 8).as_signed(), 0)
             lane_sum = lane_sum + qv * kv
-        m.d.comb += [q_rd.addr.eq(qi), k_rd.addr.eq(kj), v_rd.addr.eq(vj)]
+        m.d.comb += [q_rd.addr.eq(qi_next), k_rd.addr.eq(kj_next), v_rd.addr.eq(vj_next)]
 
         with m.FSM():
             with m.State("LOAD"):                   # queries at nq; keys and values compacted at nk
@@ -93,7 +99,8 @@ class AttentionHead(wiring.Component):
                 with m.If(self.i_qkv.valid):
                     m.d.sync += [nq.eq(nq + 1), nk.eq(nk + t.key)]
                     with m.If(t.last | (nq == n - 1)):
-                        m.d.sync += [qi.eq(0), kj.eq(0), word.eq(0), dot.eq(0), acc.eq(0), cycles.eq(0)]
+                        m.d.comb += [qi_next.eq(0), kj_next.eq(0)]
+                        m.d.sync += [word.eq(0), dot.eq(0), acc.eq(0), cycles.eq(0)]
                         with m.If((nk == 0) & ~t.key):
                             m.next = "EMIT"         # no key: every row is 0
                         with m.Else():
@@ -110,15 +117,17 @@ class AttentionHead(wiring.Component):
                 with m.If(~last_word):
                     m.d.sync += [dot.eq(total), word.eq(word + 1)]
                 with m.Elif(softmax.i_logits.ready):
-                    m.d.sync += [dot.eq(0), word.eq(0), kj.eq(kj + 1)]
+                    m.d.sync += [dot.eq(0), word.eq(0)]
+                    m.d.comb += kj_next.eq(kj + 1)
                     with m.If(kj == nk - 1):
-                        m.d.sync += [kj.eq(0), vj.eq(0), acc.eq(0)]
+                        m.d.comb += [kj_next.eq(0), vj_next.eq(0)]
+                        m.d.sync += acc.eq(0)
                         m.next = "WEIGH"
             with m.State("WEIGH"):                  # A_i += P_ij·V_j, one key per softmax output
                 m.d.comb += [self.busy.eq(1), softmax.o_probs.ready.eq(1)]
                 p = softmax.o_probs.payload
                 with m.If(softmax.o_probs.valid):
-                    m.d.sync += vj.eq(vj + 1)
+                    m.d.comb += vj_next.eq(vj + 1)
                     for d in range(dh):
                         m.d.sync += acc[d].eq(acc[d] + p.p * v_rd.data[d])   # p: 0..128, unsigned
                     with m.If(p.last):
@@ -129,7 +138,7 @@ class AttentionHead(wiring.Component):
                 for d in range(dh):
                     m.d.comb += self.o_rows.payload.a[d].eq(rq_var(acc[d], 7))
                 with m.If(self.o_rows.ready):
-                    m.d.sync += qi.eq(qi + 1)
+                    m.d.comb += qi_next.eq(qi + 1)
                     with m.If(nk != 0):
                         m.next = "SCORE"
                     with m.If(qi == nq - 1):

@@ -63,12 +63,14 @@ class Linear(wiring.Component):
         fi, fo, L, words = self.fan_in, self.fan_out, self.lanes, self.words
         word_layout = data.ArrayLayout(signed(8), L)
         m.submodules.weights = weights = Memory(shape=word_layout, depth=fo * words, init=[])
-        w_wr, w_rd = weights.write_port(), weights.read_port(domain="comb")
+        # Synchronous read ports (block RAM): each is addressed with the value its counter takes next cycle, so
+        # the data of the current address is there when the MAC uses it, at the same cycle count as before.
+        w_wr, w_rd = weights.write_port(), weights.read_port()
         shifts = [Signal(SHIFT_BITS, name=f"shift{g}") for g in range(self.groups)]
         bias_rd = None
         if self.mode is LinearMode.RAW:
             m.submodules.bias = bias = Memory(shape=signed(32), depth=fo, init=[])
-            bias_wr, bias_rd = bias.write_port(), bias.read_port(domain="comb")
+            bias_wr, bias_rd = bias.write_port(), bias.read_port()
         self._load(m, w_wr, shifts, bias_wr if bias_rd is not None else None)
 
         x = Signal(fi * 8)
@@ -77,14 +79,13 @@ class Linear(wiring.Component):
         y = Signal(fo * elem_bits)
         j, w, addr = counter(fo, "j"), counter(words, "w"), counter(fo * words, "addr")
         acc = Signal(signed(32))
-        m.d.comb += w_rd.addr.eq(addr)
         xw = Cat(x, Const(0, (words * L - fi) * 8)).word_select(w, 8 * L)
         acc_next = Signal(signed(32))
         m.d.comb += acc_next.eq(acc + sum(xw.word_select(lane, 8).as_signed() * w_rd.data[lane]
                                           for lane in range(L)))
         result = Signal(signed(elem_bits))
         if self.mode is LinearMode.RAW:
-            m.d.comb += [bias_rd.addr.eq(j), result.eq(acc_next + bias_rd.data)]
+            m.d.comb += result.eq(acc_next + bias_rd.data)
         else:
             group_size = fo // self.groups
             shift = shifts[0]
@@ -93,7 +94,7 @@ class Linear(wiring.Component):
             q = rq_var(acc_next, shift)
             m.d.comb += result.eq(Mux(q < 0, 0, q) if self.mode is LinearMode.RELU else q)
 
-        with m.FSM():
+        with m.FSM() as fsm:
             with m.State("IDLE"):
                 m.d.comb += self.i_rows.ready.eq(1)
                 with m.If(self.i_rows.valid):
@@ -113,6 +114,10 @@ class Linear(wiring.Component):
                 m.d.comb += [self.o_rows.valid.eq(1), self.o_rows.payload.x.eq(y), self.o_rows.payload.tag.eq(tag)]
                 with m.If(self.o_rows.ready):
                     m.next = "IDLE"
+        in_mac = fsm.ongoing("MAC")
+        m.d.comb += w_rd.addr.eq(Mux(in_mac, addr + 1, 0))
+        if bias_rd is not None:
+            m.d.comb += bias_rd.addr.eq(Mux(in_mac, j + (w == words - 1), 0))
         return m
 
     def _load(self, m: Module, w_wr, shifts, bias_wr) -> None:
