@@ -2,7 +2,7 @@
 gate has already removed pruned keys)."""
 from __future__ import annotations
 
-from amaranth.hdl import Module, Signal, signed, unsigned
+from amaranth.hdl import Module, Mux, Signal, signed, unsigned
 from amaranth.lib import stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -51,28 +51,33 @@ class Softmax(wiring.Component):
         n = self._n
         m.submodules.row = row = Memory(shape=unsigned(16), depth=max(n, 2), init=[])
         m.submodules.lut = lut = Memory(shape=unsigned(16), depth=256, init=[int(e) for e in EXP_LUT])
-        wr, rd, lut_rd = row.write_port(), row.read_port(domain="comb"), lut.read_port(domain="comb")
+        # Both memories read synchronously (block RAM) at the same cycle counts as a combinational read: the EXP
+        # phase runs one element ahead (while E_i is written back, row[i+1] is already out of the row memory and
+        # its LUT entry is being read), primed in LOAD's last cycle from the first logit and the final max.
+        wr = row.write_port()
+        rd, lut_rd = row.read_port(transparent_for=(wr,)), lut.read_port()
         length, idx = counter(n + 1, "length"), counter(n + 1, "idx")
         top = Signal(signed(8))
+        first = Signal(signed(8))                 # the row's first logit: its LUT entry is read before EXP
         total = Signal(32)
         recip, rem, step = Signal(32), Signal(33), Signal(range(33))
         x = self.i_logits.payload
-        m.d.comb += rd.addr.eq(idx)
 
         with m.FSM():
             with m.State("LOAD"):                 # store the logits (offset by 128 to fit unsigned) and the max
                 m.d.comb += [self.i_logits.ready.eq(1), wr.addr.eq(length), wr.data.eq(x.s8 + 128),
                              wr.en.eq(self.i_logits.valid)]
+                final_top = Mux((length == 0) | (x.s8 > top), x.s8, top)
+                first_logit = Mux(length == 0, x.s8, first)
+                m.d.comb += [rd.addr.eq(1), lut_rd.addr.eq((final_top - first_logit)[:9])]
                 with m.If(self.i_logits.valid):
-                    m.d.sync += length.eq(length + 1)
-                    with m.If((length == 0) | (x.s8 > top)):
-                        m.d.sync += top.eq(x.s8)
+                    m.d.sync += [length.eq(length + 1), top.eq(final_top), first.eq(first_logit)]
                     with m.If(x.last | (length == n - 1)):
                         m.d.sync += [idx.eq(0), total.eq(0)]
                         m.next = "EXP"
             with m.State("EXP"):                  # E = LUT[max − s], written back in place; total = ΣE
                 diff = Signal(9)
-                m.d.comb += [diff.eq(top + 128 - rd.data), lut_rd.addr.eq(diff),
+                m.d.comb += [diff.eq(top + 128 - rd.data), lut_rd.addr.eq(diff), rd.addr.eq(idx + 2),   # row[i+1]
                              wr.addr.eq(idx), wr.data.eq(lut_rd.data), wr.en.eq(1)]
                 m.d.sync += [total.eq(total + lut_rd.data), idx.eq(idx + 1)]
                 with m.If(idx == length - 1):
@@ -86,6 +91,7 @@ class Softmax(wiring.Component):
                 with m.Else():
                     m.d.sync += [rem.eq(trial), recip.eq(recip << 1)]
                 m.d.sync += step.eq(step + 1)
+                m.d.comb += rd.addr.eq(0)                     # E_0, for OUT's first cycle
                 with m.If(step == QUOTIENT_BITS - 1):
                     m.d.sync += idx.eq(0)
                     m.next = "OUT"
@@ -95,6 +101,7 @@ class Softmax(wiring.Component):
                              self.o_probs.payload.p.eq(product >> 24),
                              self.o_probs.payload.first.eq(idx == 0),
                              self.o_probs.payload.last.eq(idx == length - 1)]
+                m.d.comb += rd.addr.eq(idx + self.o_probs.ready)
                 with m.If(self.o_probs.ready):
                     m.d.sync += idx.eq(idx + 1)
                     with m.If(idx == length - 1):
