@@ -38,7 +38,6 @@ __all__ = ["ConfigError", "ModelConfig", "ProjectionConfig", "FpgaConfig", "DacC
            "config_reference_markdown", "merge", "with_overrides", "bundled_config", "DEFAULT_CONFIG"]
 
 
-
 def bundled_config(name: str) -> Path:
     """A config shipped with atis: ``configs/<name>.yaml`` of the checkout, package data ``atis.configs`` of an
     install (``default``, ``icebreaker``, ``icebreaker-digital``, ``ulx3s-85f``)."""

@@ -16,10 +16,6 @@ from .softmax import Softmax
 __all__ = ["AttentionHead"]
 
 
-
-
-
-
 class AttentionHead(wiring.Component):
     """Attention of n_q query tokens over their n_k key tokens (1 ≤ n_q ≤ ``max_len``) for one head of width
     ``dh`` with ``lanes`` MAC lanes. ``drop`` sends only kept tokens (n_q = n_k = k); ``keymask`` sends every token

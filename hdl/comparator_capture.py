@@ -12,8 +12,6 @@ from .layouts import INDEX_BITS, keep_layout
 __all__ = ["ComparatorCapture"]
 
 
-
-
 class ComparatorCapture(wiring.Component):
     """One keep bit per ``i_evaluate`` pulse, in order, tagged with the token index.
 

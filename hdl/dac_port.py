@@ -17,8 +17,6 @@ from .layouts import write_layout
 __all__ = ["Ad5628Port", "ParallelDacPort", "dac_pins"]
 
 
-
-
 def dac_pins(part: str, n_dac: int, part_bits: int) -> dict:
     """Pin members of a component that drives the DAC (the board boundary)."""
     if part == "ad5628":

@@ -14,14 +14,6 @@ from .layouts import codes_layout, element_layout
 __all__ = ["Projection"]
 
 
-
-
-
-
-
-
-
-
 class Projection(wiring.Component):
     """z = P·x for a stream of int8 tokens, requantized to offset-binary DAC codes.
 

@@ -20,8 +20,6 @@ from .projection import Projection
 __all__ = ["Scorer", "fpaa_pins", "forward_fpaa_pins"]
 
 
-
-
 def fpaa_pins(sequencer: SequencerSpec | None) -> dict:
     """The pin-boundary members (DAC bus, round select, evaluate, comparator); none for the digital scorer."""
     if sequencer is None:
@@ -38,8 +36,6 @@ def forward_fpaa_pins(m, outer, scorer, sequencer: SequencerSpec | None) -> None
             m.d.comb += getattr(scorer, name).eq(getattr(outer, name))
         else:
             m.d.comb += getattr(outer, name).eq(getattr(scorer, name))
-
-
 
 
 class Scorer(wiring.Component):

@@ -18,10 +18,6 @@ QUOTIENT_BITS = 17          # ⌊2^31 / ΣE⌋ ≤ 2^16 because ΣE ≥ EXP_LUT[
 assert EXP_LUT[0] == 1 << 15
 
 
-
-
-
-
 class Softmax(wiring.Component):
     """P = (EXP_LUT[max − s]·⌊2^31 / ΣE⌋) >> 24 for a row of up to ``max_len`` int8 logits.
 

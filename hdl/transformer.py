@@ -19,8 +19,6 @@ from .mask_gate import RowMaskGate
 __all__ = ["Pool", "Transformer"]
 
 
-
-
 class Pool(wiring.Component):
     """``p = ⌊Σ_key x / k⌋`` per dimension over one sequence's rows (``p = 0`` when no row is a key).
 
