@@ -4,10 +4,13 @@ All multi-byte numbers are little-endian; on a board the bytes travel 8N1 at ``f
 
 * ``LOAD``: ``'L'`` N[4], then N weight bytes (:func:`atis.golden.transformer.load_bytes`). Answer: ``'K'``
   (:attr:`HostReply.LOADED`) once the last byte is in.
-* ``SEQUENCE``: ``'S'`` flags n−1, then n tokens of d int8 bytes each followed by one keep byte (bit 0). Runs a
-  sequence of n tokens; ``flags`` bit 0 (:data:`FLAG_DROP`): 1 = drop, 0 = keymask. Answer
+* ``SEQUENCE`` (transformer top): ``'S'`` flags n−1, then n tokens of d int8 bytes each followed by one keep byte
+  (bit 0). Runs a sequence of n tokens; ``flags`` bit 0 (:data:`FLAG_DROP`): 1 = drop, 0 = keymask. Answer
   (:func:`answer_bytes` long, :func:`decode_answer`): the logits (C × int32), kept[2], attention_cycles[4],
   total_cycles[4], then the keep mask as ⌈n/8⌉ bytes (token i in bit i mod 8 of byte i div 8).
+* ``SCORE`` (pipeline top: the board scores): ``'R'`` flags, then ``model.seq_len`` tokens of d int8 bytes. The
+  board scores every token on the FPAA pins, prunes and runs the transformer; the answer is SEQUENCE's, with the
+  keep mask the comparator gave.
 * Any other command byte is answered with ``'?'`` (:attr:`HostReply.UNKNOWN`) and ignored.
 """
 from __future__ import annotations
@@ -18,13 +21,14 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["HostOp", "HostReply", "FLAG_DROP", "MAX_SEQUENCE", "Answer", "answer_bytes", "encode_load",
-           "encode_sequence", "decode_answer"]
+           "encode_sequence", "encode_scored_sequence", "decode_answer"]
 
 
 class HostOp(enum.IntEnum):
     """Command bytes from the host."""
     LOAD = ord("L")
     SEQUENCE = ord("S")
+    SCORE = ord("R")
 
 
 class HostReply(enum.IntEnum):
@@ -61,19 +65,31 @@ def encode_load(weights: bytes) -> bytes:
     return bytes([HostOp.LOAD]) + len(weights).to_bytes(4, "little") + bytes(weights)
 
 
-def encode_sequence(tokens: np.ndarray, keep, drop: bool) -> bytes:
-    """The SEQUENCE command for int8 ``tokens[n, d]`` with one keep bit per token."""
+def _int8_tokens(tokens: np.ndarray) -> np.ndarray:
     x = np.asarray(tokens)
-    keep = [int(bool(k)) for k in keep]
-    if x.ndim != 2 or not 1 <= len(x) <= MAX_SEQUENCE or len(keep) != len(x):
-        raise ValueError(f"a sequence is 1..{MAX_SEQUENCE} tokens [n, d] with one keep bit each, not shape "
-                         f"{list(x.shape)} with {len(keep)} keep bits")
+    if x.ndim != 2 or not 1 <= len(x) <= MAX_SEQUENCE:
+        raise ValueError(f"a sequence is 1..{MAX_SEQUENCE} tokens [n, d], not shape {list(x.shape)}")
     if x.size and (x.min() < -128 or x.max() > 127):
         raise ValueError("token elements must be int8 (-128..127)")
+    return x
+
+
+def encode_sequence(tokens: np.ndarray, keep, drop: bool) -> bytes:
+    """The SEQUENCE command for int8 ``tokens[n, d]`` with one keep bit per token."""
+    x = _int8_tokens(tokens)
+    keep = [int(bool(k)) for k in keep]
+    if len(keep) != len(x):
+        raise ValueError(f"{len(x)} tokens with {len(keep)} keep bits: one keep bit per token")
     out = bytearray([HostOp.SEQUENCE, FLAG_DROP if drop else 0, len(x) - 1])
     for row, k in zip(x, keep):
         out += bytes(int(v) & 0xFF for v in row) + bytes([k])
     return bytes(out)
+
+
+def encode_scored_sequence(tokens: np.ndarray, drop: bool) -> bytes:
+    """The SCORE command for int8 ``tokens[seq_len, d]`` (the board decides the keep bits)."""
+    x = _int8_tokens(tokens)
+    return bytes([HostOp.SCORE, FLAG_DROP if drop else 0]) + bytes(int(v) & 0xFF for v in x.reshape(-1))
 
 
 def decode_answer(raw: bytes, classes: int, n: int) -> Answer:

@@ -52,7 +52,9 @@ class ComparatorCapture(wiring.Component):
         busy, count = Signal(), Signal(range(self._wait + 2))
         index = Signal(INDEX_BITS)
         entry = Signal(keep_layout())
-        m.d.comb += [self.o_ready.eq(~busy & results.w_rdy),
+        # Not ready in the cycle an evaluation arrives either: busy is set only after it, and an update the
+        # sequencer starts then could bring the next evaluation while this one is still being sampled (lost).
+        m.d.comb += [self.o_ready.eq(~busy & ~self.i_evaluate & results.w_rdy),
                      entry.keep.eq(votes >= self._k), entry.index.eq(index), results.w_data.eq(entry),
                      self.o_keep.valid.eq(results.r_rdy), self.o_keep.payload.eq(results.r_data),
                      results.r_en.eq(self.o_keep.ready)]

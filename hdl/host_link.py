@@ -1,5 +1,10 @@
 """Host link of the transformer: commands over a byte stream (``HostLink``), the same over a UART
-(``TransformerTop``). The protocol (opcodes, answer layout, host-side codec) is :mod:`atis.protocol`."""
+(``TransformerTop``). The protocol (opcodes, answer layout, host-side codec) is :mod:`atis.protocol`.
+
+The link drives either a bare :class:`Transformer` (``SEQUENCE``: the host sends the keep bits) or the whole
+digital side, :class:`ScoredTransformer` (``SCORE``: the board scores each token on the FPAA pins); a command meant
+for the other one is answered ``'?'``.
+"""
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Const, Module, Signal
@@ -8,6 +13,8 @@ from amaranth.lib.wiring import In, Out
 
 from atis.protocol import FLAG_DROP, HostOp, HostReply, answer_bytes
 
+from .pipeline import ScoredTransformer
+from .scorer import forward_fpaa_pins, fpaa_pins
 from .transformer import Transformer
 from .uart import UartRx, UartTx
 
@@ -15,16 +22,19 @@ __all__ = ["HostLink", "TransformerTop"]
 
 
 class HostLink(wiring.Component):
-    """Byte commands in (``i_bytes``) -> :class:`Transformer` -> answer bytes out (``o_bytes``); see the module
-    docstring. One command at a time; every byte is taken as soon as the transformer can use it."""
+    """Byte commands in (``i_bytes``) -> the target -> answer bytes out (``o_bytes``); see the module docstring.
+    One command at a time; every byte is taken as soon as the target can use it. With a
+    :class:`ScoredTransformer` target the link also carries its FPAA pins and ``framing_error``."""
 
-    def __init__(self, transformer: Transformer):
-        self._t = transformer
-        super().__init__({"i_bytes": In(stream.Signature(8)), "o_bytes": Out(stream.Signature(8))})
+    def __init__(self, target: Transformer | ScoredTransformer):
+        self._t = target
+        self._scored = isinstance(target, ScoredTransformer)
+        pins = {**fpaa_pins(target.sequencer), "framing_error": Out(1)} if self._scored else {}
+        super().__init__({"i_bytes": In(stream.Signature(8)), "o_bytes": Out(stream.Signature(8)), **pins})
 
     def elaborate(self, platform):
         m = Module()
-        m.submodules.transformer = t = self._t
+        m.submodules.target = t = self._t
         d, n_max, C = t.spec.d, t.spec.max_len, t.spec.classes
         rx, tx = self.i_bytes, self.o_bytes
         remaining = Signal(32)                       # bytes left in the weight load
@@ -38,6 +48,13 @@ class HostLink(wiring.Component):
         left = Signal(range(answer_bytes(C, n_max) + 1))
         res = t.o_result.payload
         m.d.comb += t.drop.eq(drop)
+        run_op = HostOp.SCORE if self._scored else HostOp.SEQUENCE
+        if self._scored:
+            forward_fpaa_pins(m, self, t, t.sequencer)
+            m.d.comb += self.framing_error.eq(t.framing_error)
+            keep_index = Signal(range(n_max))        # the board's keep bits, as rows enter the transformer
+            with m.If(t.o_row_keep.valid):
+                m.d.sync += [mask.bit_select(keep_index, 1).eq(t.o_row_keep.payload), keep_index.eq(keep_index + 1)]
 
         with m.FSM():
             with m.State("COMMAND"):
@@ -47,7 +64,7 @@ class HostLink(wiring.Component):
                         with m.Case(HostOp.LOAD):
                             m.d.sync += [remaining.eq(0), elem.eq(0)]
                             m.next = "LENGTH"
-                        with m.Case(HostOp.SEQUENCE):
+                        with m.Case(run_op):
                             m.next = "FLAGS"
                         with m.Default():
                             m.d.sync += [answer.eq(HostReply.UNKNOWN), left.eq(1)]
@@ -70,28 +87,16 @@ class HostLink(wiring.Component):
             with m.State("FLAGS"):
                 m.d.comb += rx.ready.eq(1)
                 with m.If(rx.valid):
-                    m.d.sync += drop.eq((rx.payload & FLAG_DROP) != 0)
-                    m.next = "COUNT"
-            with m.State("COUNT"):
-                m.d.comb += rx.ready.eq(1)
-                with m.If(rx.valid):
-                    m.d.sync += [n_minus_1.eq(rx.payload), token.eq(0), elem.eq(0), mask.eq(0)]
-                    m.next = "TOKENS"
-            with m.State("TOKENS"):                 # d element bytes, then the keep byte hands the token over
-                last_token = token == n_minus_1
-                with m.If(elem < d):
-                    m.d.comb += rx.ready.eq(1)
-                    with m.If(rx.valid):
-                        m.d.sync += [row.eq(Cat(row[8:], rx.payload)), elem.eq(elem + 1)]
-                with m.Else():
-                    m.d.comb += [t.i_tokens.valid.eq(rx.valid), t.i_tokens.payload.x.eq(row),
-                                 t.i_tokens.payload.keep.eq(rx.payload[0]), t.i_tokens.payload.last.eq(last_token),
-                                 rx.ready.eq(t.i_tokens.ready)]
-                    with m.If(rx.valid & t.i_tokens.ready):
-                        m.d.sync += [elem.eq(0), token.eq(token + 1),
-                                     mask.eq(mask | (rx.payload[0].as_unsigned() << token))]
-                        with m.If(last_token):
-                            m.next = "RESULT"
+                    m.d.sync += [drop.eq((rx.payload & FLAG_DROP) != 0), token.eq(0), elem.eq(0), mask.eq(0)]
+                    if self._scored:                 # a scored sequence is always max_len (= model.seq_len) long
+                        m.d.sync += [n_minus_1.eq(n_max - 1), keep_index.eq(0)]
+                        m.next = "ELEMENTS"
+                    else:
+                        m.next = "COUNT"
+            if self._scored:
+                self._elements(m, rx, t.i_token, elem, token, n_minus_1, d)
+            else:
+                self._tokens(m, rx, t.i_tokens, elem, token, n_minus_1, row, mask, d)
             with m.State("RESULT"):
                 m.d.comb += t.o_result.ready.eq(1)
                 with m.If(t.o_result.valid):
@@ -107,14 +112,57 @@ class HostLink(wiring.Component):
                         m.next = "COMMAND"
         return m
 
+    @staticmethod
+    def _tokens(m, rx, i_tokens, elem, token, n_minus_1, row, mask, d) -> None:
+        with m.State("COUNT"):
+            m.d.comb += rx.ready.eq(1)
+            with m.If(rx.valid):
+                m.d.sync += n_minus_1.eq(rx.payload)
+                m.next = "TOKENS"
+        with m.State("TOKENS"):                     # d element bytes, then the keep byte hands the token over
+            last_token = token == n_minus_1
+            with m.If(elem < d):
+                m.d.comb += rx.ready.eq(1)
+                with m.If(rx.valid):
+                    m.d.sync += [row.eq(Cat(row[8:], rx.payload)), elem.eq(elem + 1)]
+            with m.Else():
+                m.d.comb += [i_tokens.valid.eq(rx.valid), i_tokens.payload.x.eq(row),
+                             i_tokens.payload.keep.eq(rx.payload[0]), i_tokens.payload.last.eq(last_token),
+                             rx.ready.eq(i_tokens.ready)]
+                with m.If(rx.valid & i_tokens.ready):
+                    m.d.sync += [elem.eq(0), token.eq(token + 1),
+                                 mask.eq(mask | (rx.payload[0].as_unsigned() << token))]
+                    with m.If(last_token):
+                        m.next = "RESULT"
+
+    @staticmethod
+    def _elements(m, rx, i_token, elem, token, n_minus_1, d) -> None:
+        with m.State("ELEMENTS"):                   # every byte is one element into the scorer
+            last_elem = elem == d - 1
+            m.d.comb += [i_token.valid.eq(rx.valid), i_token.payload.data.eq(rx.payload),
+                         i_token.payload.first.eq(elem == 0), i_token.payload.last.eq(last_elem),
+                         rx.ready.eq(i_token.ready)]
+            with m.If(rx.valid & i_token.ready):
+                m.d.sync += elem.eq(elem + 1)
+                with m.If(last_elem):
+                    m.d.sync += [elem.eq(0), token.eq(token + 1)]
+                    with m.If(token == n_minus_1):
+                        m.next = "RESULT"
+
 
 class TransformerTop(wiring.Component):
-    """:class:`HostLink` behind an 8N1 UART (``uart_divisor`` = clock / baud); ``led_error`` is sticky on a UART
-    framing error or overrun (the host must wait for each answer before the next command)."""
+    """:class:`HostLink` behind an 8N1 UART (``uart_divisor`` = clock / baud): the board top of the transformer,
+    or of the whole digital side with a :class:`ScoredTransformer` (then with its FPAA pins). LEDs:
+    ``led_heartbeat`` (the clock runs), ``led_keep`` (the last token's keep bit; scored only), ``led_error``
+    (sticky: UART framing error or overrun — the host must wait for each answer before the next command — or a
+    token framing error)."""
 
-    def __init__(self, transformer: Transformer, uart_divisor: int):
-        self._t, self._div = transformer, uart_divisor
-        super().__init__({"uart_rx": In(1, init=1), "uart_tx": Out(1, init=1), "led_error": Out(1)})
+    def __init__(self, target: Transformer | ScoredTransformer, uart_divisor: int):
+        self._t, self._div = target, uart_divisor
+        self._scored = isinstance(target, ScoredTransformer)
+        super().__init__({"uart_rx": In(1, init=1), "uart_tx": Out(1, init=1), "led_heartbeat": Out(1),
+                          "led_keep": Out(1), "led_error": Out(1),
+                          **(fpaa_pins(target.sequencer) if self._scored else {})})
 
     def elaborate(self, platform):
         m = Module()
@@ -124,6 +172,15 @@ class TransformerTop(wiring.Component):
         m.d.comb += [rx.rx.eq(self.uart_rx), self.uart_tx.eq(tx.tx)]
         wiring.connect(m, rx.o_data, link.i_bytes)
         wiring.connect(m, link.o_bytes, tx.i_data)
-        with m.If(rx.framing_error | rx.overrun):
+        beat = Signal(24)
+        m.d.sync += beat.eq(beat + 1)
+        m.d.comb += self.led_heartbeat.eq(beat[-1])
+        error = rx.framing_error | rx.overrun
+        if self._scored:
+            forward_fpaa_pins(m, self, link, self._t.sequencer)
+            error |= link.framing_error
+            with m.If(self._t.o_row_keep.valid):
+                m.d.sync += self.led_keep.eq(self._t.o_row_keep.payload)
+        with m.If(error):
             m.d.sync += self.led_error.eq(1)
         return m

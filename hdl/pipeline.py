@@ -53,27 +53,38 @@ class RowPacker(wiring.Component):
 class ScoredTransformer(wiring.Component):
     """Tokens (int8 elements, as into :class:`hdl.scorer.Scorer`) -> FPAA scoring over the pins -> transformer
     logits per ``seq_len`` tokens. Members: ``i_token``, the FPAA pins, ``framing_error``, ``drop``, ``i_load``
-    (weights), ``o_result``. Throughput: the scorer's token rate while the transformer keeps up; a sequence's tokens
-    wait in the scorer's FIFO (then upstream) while the transformer finishes the previous one."""
+    (weights), ``o_result``, and ``o_row_keep`` (always ready: each token's keep bit as its row enters the
+    transformer, in order, so a host link can answer the keep mask). Throughput: the scorer's token rate while the
+    transformer keeps up; a sequence's tokens wait in the scorer's FIFO (then upstream) while the transformer
+    finishes the previous one."""
 
     def __init__(self, projection: ProjectionSpec, sequencer: SequencerSpec, transformer: Transformer):
-        self._proj, self._seq, self._t = projection, sequencer, transformer
+        self._proj, self._t = projection, transformer
+        self.sequencer = sequencer
         super().__init__({"i_token": In(stream.Signature(element_layout())), **fpaa_pins(sequencer),
                           "framing_error": Out(1), "drop": In(1), "i_load": In(stream.Signature(load_layout())),
                           "o_result": Out(stream.Signature(result_layout(transformer.spec.classes,
-                                                                          transformer.spec.max_len)))})
+                                                                          transformer.spec.max_len))),
+                          "o_row_keep": Out(stream.Signature(1, always_ready=True))})
+
+    @property
+    def spec(self):
+        """The transformer's :class:`atis.design.TransformerSpec` (``max_len`` = tokens per sequence)."""
+        return self._t.spec
 
     def elaborate(self, platform):
         m = Module()
         t = self._t
-        m.submodules.scorer = scorer = Scorer(self._proj, self._seq)
+        m.submodules.scorer = scorer = Scorer(self._proj, self.sequencer)
         m.submodules.packer = packer = RowPacker(d=t.spec.d, seq_len=t.spec.max_len)
         m.submodules.transformer = t
-        forward_fpaa_pins(m, self, scorer, self._seq)
+        forward_fpaa_pins(m, self, scorer, self.sequencer)
         wiring.connect(m, wiring.flipped(self.i_token), scorer.i_token)
         wiring.connect(m, scorer.o_token, packer.i_elements)
         wiring.connect(m, packer.o_rows, t.i_tokens)
         wiring.connect(m, wiring.flipped(self.i_load), t.i_load)
         wiring.connect(m, t.o_result, wiring.flipped(self.o_result))
-        m.d.comb += [t.drop.eq(self.drop), self.framing_error.eq(scorer.framing_error)]
+        m.d.comb += [t.drop.eq(self.drop), self.framing_error.eq(scorer.framing_error),
+                     self.o_row_keep.valid.eq(packer.o_rows.valid & packer.o_rows.ready),
+                     self.o_row_keep.payload.eq(packer.o_rows.payload.keep)]
         return m

@@ -19,10 +19,11 @@ async def stream_take(ctx, port, ready: bool):
     return payload if valid and taken else None
 
 
-def run_with_clock(dut, source, sink) -> None:
-    """A 100 MHz clock, ``source`` in the background, until ``sink`` returns."""
+def run_with_clock(dut, source, sink, *models) -> None:
+    """A 100 MHz clock, ``source`` (and any device ``models``) in the background, until ``sink`` returns."""
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_testbench(source, background=True)
+    for bench in (source, *models):
+        sim.add_testbench(bench, background=True)
     sim.add_testbench(sink)
     sim.run()

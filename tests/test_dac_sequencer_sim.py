@@ -144,3 +144,28 @@ def test_capture_samples_once_per_evaluation_after_the_wait():
     sim.run()
     # The pin is seen if it rose within wait_cycles + 1 cycles of evaluate; one result per evaluation, in order.
     assert got == [(1, 0), (1, 1), (1, 2), (0, 3)]
+
+
+def test_capture_is_not_ready_in_the_cycle_an_evaluation_arrives():
+    """Busy is set only after the evaluation: without this, a sequencer whose token is shorter than the capture's
+    wait could start the next update in that cycle, and the next evaluation would arrive while this one is still
+    being sampled and be lost (found with a 2-input parallel scorer, settle 40 ns, wait 50 ns)."""
+    dut = ComparatorCapture(wait_cycles=3)
+    ready = []
+
+    async def bench(ctx):
+        ctx.set(dut.o_keep.ready, 1)
+        ready.append(ctx.get(dut.o_ready))
+        ctx.set(dut.i_evaluate, 1)
+        ready.append(ctx.get(dut.o_ready))
+        await ctx.tick()
+        ctx.set(dut.i_evaluate, 0)
+        for _ in range(6):
+            ready.append(ctx.get(dut.o_ready))
+            await ctx.tick()
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(bench)
+    sim.run()
+    assert ready == [1, 0, 0, 0, 0, 0, 0, 1]

@@ -4,7 +4,16 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from atis.protocol import FLAG_DROP, HostOp, HostReply, answer_bytes, decode_answer, encode_load, encode_sequence
+from atis.protocol import (
+    FLAG_DROP,
+    HostOp,
+    HostReply,
+    answer_bytes,
+    decode_answer,
+    encode_load,
+    encode_scored_sequence,
+    encode_sequence,
+)
 
 
 def test_opcodes_are_the_documented_bytes():
@@ -19,6 +28,12 @@ def test_sequence_frame_carries_flags_count_tokens_and_keep_bytes():
     x = np.array([[-1, 2], [127, -128]])
     assert encode_sequence(x, [1, 0], drop=True) == bytes([ord("S"), FLAG_DROP, 1, 0xFF, 2, 1, 0x7F, 0x80, 0])
     assert encode_sequence(x, [True, True], drop=False)[1] == 0
+
+
+def test_scored_sequence_frame_is_opcode_flags_then_elements():
+    assert encode_scored_sequence(np.array([[1, -1], [-128, 0]]), drop=False) == bytes([ord("R"), 0, 1, 0xFF, 0x80, 0])
+    with pytest.raises(ValueError, match="int8"):
+        encode_scored_sequence(np.array([[300]]), drop=True)
 
 
 def test_answer_round_trip():
@@ -37,7 +52,7 @@ def test_answer_round_trip():
 @pytest.mark.parametrize("call, message", [
     (lambda: encode_sequence(np.zeros((0, 4)), [], True), "1..256 tokens"),
     (lambda: encode_sequence(np.zeros((257, 4)), [1] * 257, True), "1..256 tokens"),
-    (lambda: encode_sequence(np.zeros((2, 4)), [1], True), "with 1 keep bits"),
+    (lambda: encode_sequence(np.zeros((2, 4)), [1], True), "2 tokens with 1 keep bits"),
     (lambda: encode_sequence(np.full((1, 4), 200), [1], True), "int8"),
     (lambda: decode_answer(b"\x00" * 5, 2, 4), "answer of 5 bytes"),
 ])
