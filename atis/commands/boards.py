@@ -29,6 +29,8 @@ def build(board: BoardOpt,
               "--top", metavar="scorer|pipeline", help="scorer only (analog bring-up) or the whole pipeline "
                                                        "(default: the board's: ulx3s-85f pipeline, icebreaker "
                                                        "scorer)")] = None,
+          blocks: Annotated[bool, typer.Option("--blocks", help="add the area of every block (one more Yosys run, "
+                                                                "without flattening)")] = False,
           as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the report")]
           = False) -> None:
     """Bitstream for a board with the open toolchain: utilization, Fmax vs target, critical path, tool versions."""
@@ -37,7 +39,7 @@ def build(board: BoardOpt,
     from atis.boards.build import BuildError, build_board
     try:
         with console.status(f"building {board} (yosys, nextpnr, pack) ..."):
-            report = build_board(board, load_config(config) if config is not None else None, out, top)
+            report = build_board(board, load_config(config) if config is not None else None, out, top, blocks)
     except BuildError as e:
         fail(str(e), 1)
     console.print(Markdown(report.markdown()))
