@@ -53,8 +53,8 @@ class HostLink(wiring.Component):
             forward_fpaa_pins(m, self, t, t.sequencer)
             m.d.comb += self.framing_error.eq(t.framing_error)
             keep_index = Signal(range(n_max))        # the board's keep bits, as rows enter the transformer
-            with m.If(t.o_row_keep.valid):
-                m.d.sync += [mask.bit_select(keep_index, 1).eq(t.o_row_keep.payload), keep_index.eq(keep_index + 1)]
+            with m.If(t.row_strobe):
+                m.d.sync += [mask.bit_select(keep_index, 1).eq(t.row_keep), keep_index.eq(keep_index + 1)]
 
         with m.FSM():
             with m.State("COMMAND"):
@@ -179,8 +179,8 @@ class TransformerTop(wiring.Component):
         if self._scored:
             forward_fpaa_pins(m, self, link, self._t.sequencer)
             error |= link.framing_error
-            with m.If(self._t.o_row_keep.valid):
-                m.d.sync += self.led_keep.eq(self._t.o_row_keep.payload)
+            with m.If(self._t.row_strobe):
+                m.d.sync += self.led_keep.eq(self._t.row_keep)
         with m.If(error):
             m.d.sync += self.led_error.eq(1)
         return m

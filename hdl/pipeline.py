@@ -53,8 +53,8 @@ class RowPacker(wiring.Component):
 class ScoredTransformer(wiring.Component):
     """Tokens (int8 elements, as into :class:`hdl.scorer.Scorer`) -> FPAA scoring over the pins -> transformer
     logits per ``seq_len`` tokens. Members: ``i_token``, the FPAA pins, ``framing_error``, ``drop``, ``i_load``
-    (weights), ``o_result``, and ``o_row_keep`` (always ready: each token's keep bit as its row enters the
-    transformer, in order, so a host link can answer the keep mask). Throughput: the scorer's token rate while the
+    (weights), ``o_result``, and ``row_strobe``/``row_keep`` (a token row enters the transformer this cycle, and
+    its keep bit: in order, so a host link can answer the keep mask). Throughput: the scorer's token rate while the
     transformer keeps up; a sequence's tokens wait in the scorer's FIFO (then upstream) while the transformer
     finishes the previous one."""
 
@@ -65,7 +65,7 @@ class ScoredTransformer(wiring.Component):
                           "framing_error": Out(1), "drop": In(1), "i_load": In(stream.Signature(load_layout())),
                           "o_result": Out(stream.Signature(result_layout(transformer.spec.classes,
                                                                           transformer.spec.max_len))),
-                          "o_row_keep": Out(stream.Signature(1, always_ready=True))})
+                          "row_strobe": Out(1), "row_keep": Out(1)})
 
     @property
     def spec(self):
@@ -85,6 +85,6 @@ class ScoredTransformer(wiring.Component):
         wiring.connect(m, wiring.flipped(self.i_load), t.i_load)
         wiring.connect(m, t.o_result, wiring.flipped(self.o_result))
         m.d.comb += [t.drop.eq(self.drop), self.framing_error.eq(scorer.framing_error),
-                     self.o_row_keep.valid.eq(packer.o_rows.valid & packer.o_rows.ready),
-                     self.o_row_keep.payload.eq(packer.o_rows.payload.keep)]
+                     self.row_strobe.eq(packer.o_rows.valid & packer.o_rows.ready),
+                     self.row_keep.eq(packer.o_rows.payload.keep)]
         return m
