@@ -1,27 +1,28 @@
 """cocotb bench of hdl.projection: every DAC code compared with atis.golden.projection, under gaps/backpressure.
 
-Launched by ``cocotb_tests.runner`` (pytest or ``atis regress``), which passes through the environment:
-``ATIS_BENCH_CONFIG`` (YAML the Verilog was generated from), ``ATIS_BENCH_TOKENS`` (random tokens),
-``ATIS_BENCH_SEED`` and ``ATIS_BENCH_METRICS`` (a JSON file this bench writes its measurements into).
+Launched by ``cocotb_tests.runner`` (pytest or ``atis regress``), which passes through the environment (read by
+:class:`atis.cocotb_tests.harness.BenchEnv`): ``ATIS_BENCH_CONFIG`` (YAML the Verilog was generated from),
+``ATIS_BENCH_TOKENS`` (random tokens), ``ATIS_BENCH_SEED`` and ``ATIS_BENCH_METRICS`` (a JSON file this bench
+writes its measurements into).
 """
 from __future__ import annotations
 
-import json
-import os
+from collections.abc import Callable
 from fractions import Fraction
-from pathlib import Path
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
+from cocotb.handle import HierarchyObject
 from cocotb.simtime import get_sim_time
-from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
+from cocotb.triggers import ClockCycles, with_timeout
 
 from atis.cocotb_tests.bfm import StreamBus, StreamMonitor, StreamSink, StreamSource
 from atis.cocotb_tests.bfm.pause import make_pause
-from atis.config import load_config
-from atis.golden.projection import projection_codes, resolve_projection
+from atis.cocotb_tests.harness import TbBase
+from atis.golden.projection import projection_codes
 from atis.hdl.layouts import codes_layout, element_layout
+
+__all__ = ["TB", "edge_tokens", "random_tokens"]
 
 CLOCK_NS = 10
 
@@ -33,27 +34,14 @@ def edge_tokens(d: int) -> np.ndarray:
                      np.where(np.arange(d) == d // 2, 127, 0)])
 
 
-def record_metric(name: str, values: dict) -> None:
-    path = os.environ.get("ATIS_BENCH_METRICS")
-    if not path:
-        return
-    p = Path(path)
-    metrics = json.loads(p.read_text()) if p.exists() else {}
-    metrics[name] = values
-    p.write_text(json.dumps(metrics, indent=2))
-
-
-class TB:
+class TB(TbBase):
     """Clock, reset and the two stream BFMs around one Projection instance."""
+    CLOCK_NS = CLOCK_NS
 
-    def __init__(self, dut):
-        self.dut = dut
-        self.cfg = load_config(os.environ["ATIS_BENCH_CONFIG"])
-        self.spec = resolve_projection(self.cfg)
-        self.seed = int(os.environ.get("ATIS_BENCH_SEED", "1"))
-        self.rng = np.random.default_rng(self.seed)
+    def __init__(self, dut: HierarchyObject):
+        super().__init__(dut)
+        self.spec = self.env.design.projection
         self.cycles_per_token = max(self.spec.d, self.spec.m * -(-self.spec.d // self.spec.lanes))
-        cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
         token_bus = StreamBus.from_prefix(dut, "i_token")
         self.source = StreamSource(token_bus, dut.clk, dut.rst, layout=element_layout())
         self.accepted = StreamMonitor(token_bus, dut.clk, dut.rst, layout=element_layout())   # what the DUT took
@@ -61,17 +49,11 @@ class TB:
                                layout=codes_layout(self.spec.dac_bits))
         self.stamps: list[int] = []   # clock cycle of each received code
 
-    async def reset(self) -> None:
-        self.dut.rst.value = 1
-        await ClockCycles(self.dut.clk, 3)
-        self.dut.rst.value = 0
-        await RisingEdge(self.dut.clk)
-
     def set_pauses(self, source: str | None, sink: str | None) -> None:
         self.source.set_pause_generator(make_pause(source, self.seed + 1))
         self.sink.set_pause_generator(make_pause(sink, self.seed + 2))
 
-    def send(self, tokens: np.ndarray, framing=None) -> None:
+    def send(self, tokens: np.ndarray, framing: Callable[[int], tuple[bool, bool]] | None = None) -> None:
         d = self.spec.d
         for t in tokens:
             for j, x in enumerate(t):
@@ -109,21 +91,20 @@ def random_tokens(tb: TB, n: int) -> np.ndarray:
 
 
 @cocotb.test()
-async def test_matches_golden_under_gaps_and_backpressure(dut):
+async def test_matches_golden_under_gaps_and_backpressure(dut: HierarchyObject) -> None:
     """≥1000 random tokens + edge tokens, random input gaps and random output backpressure (p = 0.3 each)."""
     tb = TB(dut)
     await tb.reset()
     tb.set_pauses("random", "random")
-    tokens = np.concatenate([edge_tokens(tb.spec.d), random_tokens(tb, int(os.environ.get("ATIS_BENCH_TOKENS",
-                                                                                             "1000")))])
+    tokens = np.concatenate([edge_tokens(tb.spec.d), random_tokens(tb, tb.env.tokens)])
     tb.send(tokens)
     codes = await tb.check(tokens)
-    record_metric("golden_random", {"kind": tb.cfg.projection.kind, "tokens_checked": len(tokens),
+    tb.record_metric("golden_random", {"kind": tb.cfg.projection.kind, "tokens_checked": len(tokens),
                                     "codes_checked": codes})
 
 
 @cocotb.test()
-async def test_throughput_with_ready_sink(dut):
+async def test_throughput_with_ready_sink(dut: HierarchyObject) -> None:
     """No pauses: the measured cycles/token must equal max(d, m·ceil(d/L)) (overlap of load and MACs)."""
     tb = TB(dut)
     await tb.reset()
@@ -133,14 +114,15 @@ async def test_throughput_with_ready_sink(dut):
     m = tb.spec.m
     firsts = tb.stamps[::m]
     measured = Fraction(firsts[-1] - firsts[1], len(firsts) - 2)   # skip token 0: it includes the pipeline fill
-    record_metric("throughput", {"cycles_per_token": float(measured), "model_cycles_per_token": tb.cycles_per_token,
-                                 "d": tb.spec.d, "m": m, "lanes": tb.spec.lanes})
+    tb.record_metric("throughput", {"cycles_per_token": float(measured),
+                                    "model_cycles_per_token": tb.cycles_per_token,
+                                    "d": tb.spec.d, "m": m, "lanes": tb.spec.lanes})
     assert measured == tb.cycles_per_token, f"{measured} cycles/token, expected {tb.cycles_per_token}"
 
 
 @cocotb.test()
 @cocotb.parametrize(source=["none", "cycle", "random"], sink=["none", "cycle", "random"])
-async def test_keeps_order_under_pause_matrix(dut, source: str, sink: str):
+async def test_keeps_order_under_pause_matrix(dut: HierarchyObject, source: str, sink: str) -> None:
     """Every source × sink pause pattern: no code lost, duplicated, reordered or changed."""
     tb = TB(dut)
     await tb.reset()
@@ -151,7 +133,7 @@ async def test_keeps_order_under_pause_matrix(dut, source: str, sink: str):
 
 
 @cocotb.test()
-async def test_flags_bad_framing(dut):
+async def test_flags_bad_framing(dut: HierarchyObject) -> None:
     """A token whose markers disagree with the d-element framing sets the sticky framing_error."""
     tb = TB(dut)
     await tb.reset()

@@ -1,68 +1,46 @@
 """cocotb bench of hdl.scorer with the FPAA model in the loop (DESIGN.md §3, the pin boundary).
 
-Environment (from ``cocotb_tests.runner``): ``ATIS_BENCH_CONFIG``, ``ATIS_BENCH_TOKENS`` (tokens of the mask
-comparison), ``ATIS_BENCH_SEED``, ``ATIS_BENCH_METRICS``; ``ATIS_BENCH_FPAA=constant`` replaces the FPAA model by
-a constant comparator (to measure the model's co-simulation overhead).
+Environment (from ``cocotb_tests.runner``, read by :class:`atis.cocotb_tests.harness.BenchEnv`):
+``ATIS_BENCH_CONFIG``, ``ATIS_BENCH_TOKENS`` (tokens of the mask comparison), ``ATIS_BENCH_SEED``,
+``ATIS_BENCH_METRICS``; ``ATIS_BENCH_FPAA=constant`` replaces the FPAA model by a constant comparator (to measure
+the model's co-simulation overhead).
 """
 from __future__ import annotations
 
-import os
 import time
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
+from cocotb.handle import HierarchyObject
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
-from atis.analog_models.scoring import expected_keep, scorer_model
+from atis.analog_models.scoring import expected_keep
 from atis.cocotb_tests.bfm import StreamBus, StreamMonitor, StreamSink, StreamSource
-from atis.cocotb_tests.bfm.dac import Ad5628Monitor, ParallelDacMonitor
 from atis.cocotb_tests.bfm.fpaa import FpaaBfm
 from atis.cocotb_tests.bfm.pause import make_pause
-from atis.cocotb_tests.bfm.simtime import Elapsed
-from atis.cocotb_tests.test_projection import record_metric
-from atis.config import load_config
-from atis.golden.projection import resolve_projection
+from atis.cocotb_tests.harness import BenchEnv, TbBase
 from atis.golden.reference import random_tokens
-from atis.golden.sequencer import resolve_sequencer
-from atis.hdl.layouts import element_layout, scored_layout
+from atis.hdl.layouts import INDEX_BITS, element_layout, scored_layout
+
+__all__ = ["TB"]
 
 
-def attach_fpaa(dut, cfg, spec, seq, elapsed: Elapsed, glitch=None, constant=None):
-    """The FPAA BFM (the calibrated model of ``cfg``) on the DUT's scorer pins, fed by the DAC monitor of the
-    configured part. Returns (fpaa, dac)."""
-    fpaa = FpaaBfm(scorer_model(cfg, spec, seq), round_signal=dut.o_round, evaluate=dut.o_evaluate,
-                   comparator=dut.comparator, n_dac=seq.n_dac, code_shift=seq.part_bits - seq.dac_bits,
-                   per_circuit=seq.comparators > 1, sample_after_ns=(seq.wait_cycles + 1) * seq.clock_ns,
-                   glitch=glitch, constant=constant, elapsed=elapsed)
-    if seq.part == "ad5628":
-        dac = Ad5628Monitor(dut.dac_sync_n, dut.dac_sclk, dut.dac_din, on_update=fpaa.on_dac_update,
-                            elapsed=elapsed)
-    else:
-        dac = ParallelDacMonitor(dut.clk, dut.dac_channel, dut.dac_code, dut.dac_strobe, dut.dac_update,
-                                 channels=seq.n_dac, on_update=fpaa.on_dac_update, elapsed=elapsed)
-    return fpaa, dac
-
-
-class TB:
+class TB(TbBase):
     """Clock, reset, token source/sink/monitor, a DAC monitor and the FPAA BFM around one Scorer."""
 
-    def __init__(self, dut, glitch: bool = False):
-        self.dut = dut
-        self.cfg = load_config(os.environ["ATIS_BENCH_CONFIG"])
-        self.spec, self.seq = resolve_projection(self.cfg), resolve_sequencer(self.cfg)
-        self.seed = int(os.environ.get("ATIS_BENCH_SEED", "1"))
+    def __init__(self, dut: HierarchyObject, glitch: bool = False):
+        env = BenchEnv.from_env()
+        self.spec, self.seq = env.design.projection, env.design.sequencer
+        super().__init__(dut, env, clock_ns=self.seq.clock_ns)   # self.elapsed: one time base for every BFM
         self.d = self.spec.d
-        cocotb.start_soon(Clock(dut.clk, self.seq.clock_ns, unit="ns").start())
-        self.elapsed = Elapsed()        # one time base, starting with the clock, for every timed BFM
         bus = StreamBus.from_prefix(dut, "i_token")
         self.source = StreamSource(bus, dut.clk, dut.rst, layout=element_layout())
         self.accepted = StreamMonitor(bus, dut.clk, dut.rst, layout=element_layout())
         self.sink = StreamSink(StreamBus.from_prefix(dut, "o_token"), dut.clk, dut.rst, layout=scored_layout())
-        constant = os.environ.get("ATIS_BENCH_FPAA") == "constant"
-        self.fpaa, self.dac = attach_fpaa(dut, self.cfg, self.spec, self.seq, self.elapsed,
-                                          glitch=np.random.default_rng(self.seed + 7) if glitch else None,
-                                          constant=True if constant else None)
+        self.fpaa = FpaaBfm.attach(dut, self.cfg, elapsed=self.elapsed, spec=self.spec, seq=self.seq,
+                                   glitch=np.random.default_rng(self.seed + 7) if glitch else None,
+                                   constant=True if env.constant_fpaa else None)
+        self.dac = self.fpaa.dac
         self.evaluations: list[tuple[float, int]] = []     # (time ns, SPI bits clocked so far)
         cocotb.start_soon(self._count_evaluations())
 
@@ -70,12 +48,6 @@ class TB:
         while True:
             await RisingEdge(self.dut.o_evaluate)
             self.evaluations.append((self.elapsed.ns(), getattr(self.dac, "bits_clocked", 0)))
-
-    async def reset(self) -> None:
-        self.dut.rst.value = 1
-        await ClockCycles(self.dut.clk, 3)
-        self.dut.rst.value = 0
-        await RisingEdge(self.dut.clk)
 
     def send(self, tokens: np.ndarray) -> None:
         for t in tokens:
@@ -91,7 +63,7 @@ class TB:
             for j, x in enumerate(token):
                 item = await with_timeout(self.sink.recv(), budget_ns, "ns")
                 want = {"data": int(x), "first": int(j == 0), "last": int(j == self.d - 1),
-                        "index": n % (1 << 16)}
+                        "index": n % (1 << INDEX_BITS)}
                 got = {k: item[k] for k in want}
                 if got != want:
                     problems.append(f"token {n} element {j}: got {got}, expected {want}")
@@ -112,16 +84,12 @@ class TB:
         return np.array(keep, dtype=bool)
 
 
-def n_tokens() -> int:
-    return int(os.environ.get("ATIS_BENCH_TOKENS", "1000"))
-
-
 @cocotb.test()
-async def test_keep_mask_equals_vectorized_model(dut):
+async def test_keep_mask_equals_vectorized_model(dut: HierarchyObject) -> None:
     """Co-sim keep bits == the FPAA BFM's decisions == the vectorized model on the same seed and schedule."""
     tb = TB(dut)
     await tb.reset()
-    tokens = random_tokens(tb.cfg, n_tokens(), tb.seed)
+    tokens = random_tokens(tb.cfg, tb.env.tokens, tb.seed)
     started = time.monotonic()
     tb.send(tokens)
     keep = await tb.receive(tokens)
@@ -152,7 +120,7 @@ async def test_keep_mask_equals_vectorized_model(dut):
             metrics["first_off_schedule"] = {"token": first, "ages_ns": ages[first].tolist(),
                                              "schedule_ns": tb.seq.write_ages_ns().tolist()}
         metrics["max_score_error_V"] = float(np.max(np.abs(np.array(tb.fpaa.scores) - expected.score)))
-    record_metric("scorer", metrics)
+    tb.record_metric("scorer", metrics)
     assert metrics.get("max_score_error_V", 0.0) < 1e-9, "co-sim scores differ from the vectorized model's"
     assert capture_mismatches == 0, f"{capture_mismatches} keep bits differ from the comparator's decisions"
     assert metrics.get("schedule_mismatches", 0) == 0, "OTA inputs settled for another time than the schedule"
@@ -161,7 +129,7 @@ async def test_keep_mask_equals_vectorized_model(dut):
 
 
 @cocotb.test()
-async def test_backpressure_loses_nothing(dut):
+async def test_backpressure_loses_nothing(dut: HierarchyObject) -> None:
     """Random input gaps and random output backpressure: every token once, in order, with its own keep bit."""
     tb = TB(dut)
     await tb.reset()
@@ -174,7 +142,7 @@ async def test_backpressure_loses_nothing(dut):
 
 
 @cocotb.test()
-async def test_comparator_toggling_at_the_sample_point(dut):
+async def test_comparator_toggling_at_the_sample_point(dut: HierarchyObject) -> None:
     """The pin toggles within ±2 ns of the synchronizer's sampling edge: one resolvable keep bit per token."""
     tb = TB(dut, glitch=True)
     await tb.reset()

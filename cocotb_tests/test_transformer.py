@@ -5,60 +5,54 @@ Random models (weights loaded through the RTL's load chain, so one build serves 
 input streams and random backpressure on the result. ``test_attention_cycles`` measures the attention core dense
 (all kept) and gated on the same tokens (``atis bench attention``).
 
-Environment (from ``cocotb_tests.runner``): ``ATIS_BENCH_CONFIG``, ``ATIS_BENCH_SEED``, ``ATIS_BENCH_METRICS``;
-``ATIS_BENCH_MODELS`` (random models, default 3), ``ATIS_BENCH_N`` and ``ATIS_BENCH_KEEP`` (cycle test).
+Environment (from ``cocotb_tests.runner``, read by :class:`atis.cocotb_tests.harness.BenchEnv`):
+``ATIS_BENCH_CONFIG``, ``ATIS_BENCH_SEED``, ``ATIS_BENCH_METRICS``; ``ATIS_BENCH_MODELS`` (random models, default
+3), ``ATIS_BENCH_N`` and ``ATIS_BENCH_KEEP`` (cycle test).
 """
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
+from cocotb.handle import HierarchyObject
 from cocotb.triggers import ClockCycles, RisingEdge, with_timeout
 
 from atis.cocotb_tests.bfm import StreamBus, StreamSink, StreamSource
 from atis.cocotb_tests.bfm.pause import make_pause
-from atis.cocotb_tests.test_projection import record_metric
-from atis.config import load_config
-from atis.golden.transformer import forward_int, load_bytes, load_weights, random_weights
+from atis.cocotb_tests.harness import TbBase
+from atis.golden.transformer import TransformerWeights, forward_int, load_bytes, load_weights, random_weights
 from atis.hdl.layouts import load_layout, result_layout, token_row_layout
+
+__all__ = ["TB", "MODES", "masks", "models"]
 
 CLOCK_NS = 10
 MODES = ("drop", "keymask")
 
 
-class TB:
+class TB(TbBase):
     """Clock, reset, the token and load sources and the result sink around one Transformer."""
+    CLOCK_NS = CLOCK_NS
 
-    def __init__(self, dut):
-        self.dut = dut
-        self.cfg = load_config(os.environ["ATIS_BENCH_CONFIG"])
+    def __init__(self, dut: HierarchyObject):
+        super().__init__(dut)
         self.d, self.n_max, t = self.cfg.model.d_model, self.cfg.model.seq_len, self.cfg.transformer
         self.shape = dict(d=self.d, heads=t.heads, ffn=t.ffn, layers=t.layers, classes=t.classes)
-        self.seed = int(os.environ.get("ATIS_BENCH_SEED", "1"))
-        self.rng = np.random.default_rng(self.seed)
-        cocotb.start_soon(Clock(dut.clk, CLOCK_NS, unit="ns").start())
         self.tokens = StreamSource(StreamBus(dut, "i_tokens"), dut.clk, dut.rst, layout=token_row_layout(self.d))
         self.load_src = StreamSource(StreamBus(dut, "i_load"), dut.clk, dut.rst, layout=load_layout())
         self.results = StreamSink(StreamBus(dut, "o_result"), dut.clk, dut.rst,
                                   layout=result_layout(t.classes, self.n_max))
         self.budget_ns = 0
 
-    async def reset(self) -> None:
-        self.dut.rst.value = 1
+    def on_reset(self) -> None:
         self.dut.drop.value = 0
-        await ClockCycles(self.dut.clk, 3)
-        self.dut.rst.value = 0
-        await RisingEdge(self.dut.clk)
 
     def set_pauses(self, kind: str | None) -> None:
         self.tokens.set_pause_generator(make_pause(kind, self.seed + 1))
         self.load_src.set_pause_generator(make_pause(kind, self.seed + 2))
         self.results.set_pause_generator(make_pause(kind, self.seed + 3))
 
-    async def load(self, w) -> None:
+    async def load(self, w: TransformerWeights) -> None:
         for i, byte in enumerate(load_bytes(w)):
             self.load_src.send_nowait({"byte": byte, "first": int(i == 0)})
         await self.load_src.wait()
@@ -69,30 +63,18 @@ class TB:
         await RisingEdge(self.dut.clk)               # (a result is received in the read-only phase)
         self.dut.drop.value = int(mode == "drop")
         for i, (row, kept) in enumerate(zip(x, keep)):
-            self.tokens.send_nowait({"x": _pack(row), "keep": int(kept), "last": int(i == len(x) - 1)})
+            self.tokens.send_nowait({"x": row, "keep": int(kept), "last": int(i == len(x) - 1)})
         # Generous: a few times the serial cost of every linear layer at one MAC per cycle, plus attention.
         t = self.cfg.transformer
         budget = 20 * len(x) * (4 * self.d * self.d + 2 * self.d * t.ffn + len(x) * self.d) * t.layers + 10 ** 5
-        item = await with_timeout(self.results.recv(), budget * CLOCK_NS, "ns")
-        item["logits"] = unpack_logits(item["logits"], t.classes)
-        return item
+        return await with_timeout(self.results.recv(), budget * CLOCK_NS, "ns")
 
     def check(self) -> None:
         assert not self.results.protocol_errors, self.results.protocol_errors[:3]
         assert self.tokens.idle() and self.load_src.idle(), "a source holds items the DUT never took"
 
 
-def _pack(row: np.ndarray) -> int:
-    return sum((int(v) & 0xFF) << (8 * i) for i, v in enumerate(row))
-
-
-def unpack_logits(word: int, classes: int) -> list[int]:
-    """The int32 logits of a result payload's ``logits`` field (the codec leaves array fields packed)."""
-    out = [(word >> (32 * c)) & 0xFFFFFFFF for c in range(classes)]
-    return [v - (1 << 32) if v >> 31 else v for v in out]
-
-
-def masks(rng, n_max: int) -> list[np.ndarray]:
+def masks(rng: np.random.Generator, n_max: int) -> list[np.ndarray]:
     """Random keep ratios 0.2..1.0 over full and short sequences, plus all/one/none kept and n = 1."""
     out = []
     for ratio in (0.2, 0.4, 0.6, 0.8, 1.0):
@@ -105,7 +87,7 @@ def masks(rng, n_max: int) -> list[np.ndarray]:
     return out + [one_first, one_last, np.zeros(n_max, dtype=bool), np.ones(1, dtype=bool), np.zeros(1, dtype=bool)]
 
 
-def models(tb: TB, count: int) -> list:
+def models(tb: TB, count: int) -> list[TransformerWeights]:
     """Seeded random models; every other one with its shifts moved by ±1 (shifts are loaded, not built in)."""
     out = []
     for i in range(count):
@@ -119,13 +101,13 @@ def models(tb: TB, count: int) -> list:
 
 
 @cocotb.test()
-async def test_logits_bit_exact_random_models_and_masks(dut):
+async def test_logits_bit_exact_random_models_and_masks(dut: HierarchyObject) -> None:
     """Every sequence's logits and kept count equal the golden model's, both semantics, under gaps/backpressure."""
     tb = TB(dut)
     await tb.reset()
     tb.set_pauses("random")
     mismatches, sequences = [], 0
-    for mi, w in enumerate(models(tb, int(os.environ.get("ATIS_BENCH_MODELS", "3")))):
+    for mi, w in enumerate(models(tb, tb.env.models)):
         await tb.load(w)
         for keep in masks(tb.rng, tb.n_max):
             x = tb.rng.integers(-128, 128, size=(len(keep), tb.d))
@@ -137,18 +119,17 @@ async def test_logits_bit_exact_random_models_and_masks(dut):
                     mismatches.append(f"model {mi} {mode} n={len(keep)} k={int(keep.sum())}: got {got['logits']} "
                                       f"kept {got['kept']}, expected {want}")
     tb.check()
-    record_metric("transformer", {"sequences": sequences, "logit_mismatches": len(mismatches)})
+    tb.record_metric("transformer", {"sequences": sequences, "logit_mismatches": len(mismatches)})
     assert not mismatches, f"{len(mismatches)} of {sequences} sequences differ; first: {mismatches[:2]}"
 
 
 @cocotb.test()
-async def test_attention_cycles(dut):
+async def test_attention_cycles(dut: HierarchyObject) -> None:
     """Per n: the same tokens dense (all kept) and gated at each keep ratio; attention-core cycles, logits vs
     golden. ``ATIS_BENCH_N`` and ``ATIS_BENCH_KEEP`` may be comma-separated lists (one run covers the grid)."""
     tb = TB(dut)
     await tb.reset()
-    sizes = [int(v) for v in os.environ.get("ATIS_BENCH_N", str(tb.n_max)).split(",")]
-    ratios = [float(v) for v in os.environ.get("ATIS_BENCH_KEEP", "0.3").split(",")]
+    sizes, ratios = tb.env.n, tb.env.keep
     mode = tb.cfg.transformer.mask
     w = load_weights(tb.cfg.transformer, tb.d)
     await tb.load(w)
@@ -172,7 +153,7 @@ async def test_attention_cycles(dut):
                          "logit_mismatches": int(wrong)})
     tb.check()
     t = tb.cfg.transformer
-    record_metric("attention", {"mask": mode, "lanes": t.lanes, "heads": t.heads, "d_model": tb.d,
-                                "layers": t.layers, "logit_mismatches": mismatches, "runs": rows})
+    tb.record_metric("attention", {"mask": mode, "lanes": t.lanes, "heads": t.heads, "d_model": tb.d,
+                                   "layers": t.layers, "logit_mismatches": mismatches, "runs": rows})
     assert mismatches == 0, f"{mismatches} sequences differ from the golden logits"
     assert all(r["gated_cycles"] < r["dense_cycles"] for r in rows if r["kept"] < r["n"])

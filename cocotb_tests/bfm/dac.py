@@ -1,40 +1,65 @@
 """DAC-side BFMs: an AD5628 SPI monitor (decodes and checks frames, models the part's registers) and a parallel
-DAC bus monitor. Both report output updates to a callback ``on_update({channel: code}, time_ns)``, time on the
-``elapsed`` clock they are given (share it with the FPAA BFM).
+DAC bus monitor, both passive and on one base (:class:`DacMonitor`). Each output update is reported as a
+:class:`DacUpdate` ``({channel: code}, t_ns)``, time on the ``elapsed`` clock they are given (share it with the
+FPAA BFM): to the ``on_update`` callback when one is given (synchronously, at the update's instant: the FPAA BFM
+reads the OTA group select then), otherwise into the queue (``recv()``/``recv_nowait()``/``count()``/``empty()``).
+Protocol and timing problems are logged and kept in ``protocol_errors``; a bench asserts that list is empty.
 
 AD5628 facts: ``../shared/reference/ad5628-spi.md``. Decoding is written from the data sheet, not from the RTL.
 """
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import cocotb
 from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge
 
+from .base import Bus, ReceiverBfm
 from .simtime import Elapsed
 
-__all__ = ["Ad5628Monitor", "ParallelDacMonitor"]
+__all__ = ["DacUpdate", "DacMonitor", "Ad5628Bus", "Ad5628Monitor", "ParallelDacBus", "ParallelDacMonitor"]
 
 UpdateCallback = Callable[[dict[int, int], float], None]
 
 
-class _DacModel:
-    """Input and DAC registers of an octal DAC; protocol problems collected in ``protocol_errors``."""
+@dataclass(frozen=True)
+class DacUpdate:
+    """DAC outputs that changed at ``t_ns``: channel -> the part-width code now on that output."""
+    codes: dict[int, int]
+    t_ns: float
 
-    def __init__(self, name: str, channels: int, on_update: UpdateCallback | None, elapsed: Elapsed | None):
+
+class Ad5628Bus(Bus):
+    """The AD5628's three SPI pins: ``<prefix>_sync_n``, ``<prefix>_sclk``, ``<prefix>_din``."""
+    _signals = ("sync_n", "sclk", "din")
+    _kind = "AD5628 SPI port"
+
+
+class ParallelDacBus(Bus):
+    """A parallel DAC bus: ``<prefix>_channel``, ``<prefix>_code``, ``<prefix>_strobe``, ``<prefix>_update``."""
+    _signals = ("channel", "code", "strobe", "update")
+    _kind = "parallel DAC port"
+
+
+class DacMonitor(ReceiverBfm):
+    """Input and DAC registers of a multi-channel DAC, updates to ``on_update`` or the queue."""
+
+    def __init__(self, bus: Bus, clock, *, name: str, channels: int, on_update: UpdateCallback | None,
+                 elapsed: Elapsed | None):
         self.elapsed = elapsed or Elapsed()
-        self.log = logging.getLogger(f"cocotb.{name}")
+        super().__init__(bus, clock, None, name=name)
         self.channels = channels
         self.input_regs = [0] * channels
         self.dac_regs = [0] * channels
         self.on_update = on_update
-        self.protocol_errors: list[str] = []
         self.writes = self.updates = 0
 
-    def _error(self, what: str) -> None:
-        self.log.error("DAC protocol: %s", what)
-        self.protocol_errors.append(what)
+    def recv_nowait(self) -> DacUpdate:
+        return super().recv_nowait()
+
+    async def recv(self) -> DacUpdate:
+        return await super().recv()
 
     def _update(self, channels: list[int]) -> None:
         changes = {}
@@ -44,9 +69,11 @@ class _DacModel:
         self.updates += 1
         if self.on_update is not None:
             self.on_update(changes, self.elapsed.ns())
+        else:
+            self._put(DacUpdate(changes, self.elapsed.ns()))
 
 
-class Ad5628Monitor(_DacModel):
+class Ad5628Monitor(DacMonitor):
     """Watches ``sync_n``/``sclk``/``din``: a frame starts at SYNC's falling edge, DIN is taken at each falling
     SCLK edge (MSB first) and the 32nd edge executes the command. Checks: SYNC may not rise before 32 bits (an
     aborted frame), no 33rd SCLK edge, SCLK period and SYNC high time above the part's minima, resolvable DIN,
@@ -55,18 +82,20 @@ class Ad5628Monitor(_DacModel):
     MIN_SCLK_NS = 20.0        # 50 MHz
     MIN_SYNC_HIGH_NS = 15.0
 
-    def __init__(self, sync_n, sclk, din, *, on_update: UpdateCallback | None = None,
-                 elapsed: Elapsed | None = None):
-        super().__init__("ad5628", 8, on_update, elapsed)
-        self.sync_n, self.sclk, self.din = sync_n, sclk, din
+    def __init__(self, bus: Ad5628Bus, *, on_update: UpdateCallback | None = None, elapsed: Elapsed | None = None):
+        super().__init__(bus, None, name="ad5628", channels=8, on_update=on_update, elapsed=elapsed)
+        self.sync_n, self.sclk, self.din = bus.sync_n, bus.sclk, bus.din
         self.reference_on = False
         self.bits_clocked = 0
         self.frames = 0
         self._bits: list[int] | None = None
         self._last_fall: float | None = None
         self._sync_rose: float | None = None
-        cocotb.start_soon(self._watch_sync())
+        self._start()
+
+    async def _run(self) -> None:
         cocotb.start_soon(self._watch_sclk())
+        await self._watch_sync()
 
     async def _watch_sync(self) -> None:
         while True:
@@ -124,14 +153,14 @@ class Ad5628Monitor(_DacModel):
             self._error(f"command {command:04b} not expected from the sequencer")
 
 
-class ParallelDacMonitor(_DacModel):
+class ParallelDacMonitor(DacMonitor):
     """``strobe`` writes ``code`` into input register ``channel``; ``update`` copies all inputs to the outputs."""
 
-    def __init__(self, clock, channel, code, strobe, update, *, channels: int,
-                 on_update: UpdateCallback | None = None, elapsed: Elapsed | None = None):
-        super().__init__("parallel_dac", channels, on_update, elapsed)
-        self.clock, self.channel, self.code, self.strobe, self.update = clock, channel, code, strobe, update
-        cocotb.start_soon(self._run())
+    def __init__(self, bus: ParallelDacBus, clock, *, channels: int, on_update: UpdateCallback | None = None,
+                 elapsed: Elapsed | None = None):
+        super().__init__(bus, clock, name="parallel_dac", channels=channels, on_update=on_update, elapsed=elapsed)
+        self.channel, self.code, self.strobe, self.update = bus.channel, bus.code, bus.strobe, bus.update
+        self._start()
 
     async def _run(self) -> None:
         while True:

@@ -4,15 +4,24 @@ It owns one pin-level ``analog_models`` object (:class:`analog_models.FpaaPins`)
 monitor) move OTA input group ``o_round`` to the new codes at the update's time; on ``evaluate`` it asks the model
 for the comparator decision at that instant and drives the comparator pin after the modelled delay. It
 re-implements nothing of the model: channel voltages, settling, noise, hysteresis and θ all come from it.
+
+:meth:`FpaaBfm.attach` builds the whole analog side on a scorer DUT: the calibrated model of the config and the
+DAC monitor of the configured part (AD5628 SPI pins or the parallel DAC bus), feeding the model.
 """
 from __future__ import annotations
 
 import cocotb
 import numpy as np
+from cocotb.handle import HierarchyObject
 from cocotb.triggers import RisingEdge, Timer
 
 from atis.analog_models import FpaaModel
+from atis.analog_models.scoring import scorer_model
+from atis.config import AtisConfig
+from atis.golden.projection import ProjectionSpec, resolve_projection
+from atis.golden.sequencer import SequencerSpec, resolve_sequencer
 
+from .dac import Ad5628Bus, Ad5628Monitor, DacMonitor, ParallelDacBus, ParallelDacMonitor
 from .simtime import Elapsed
 
 __all__ = ["FpaaBfm"]
@@ -45,8 +54,32 @@ class FpaaBfm:
         self.ages_ns: list[np.ndarray] = []
         self.protocol_errors: list[str] = []
         self._written = np.full(self.m, -np.inf)
+        self.dac: DacMonitor | None = None  # the DAC monitor feeding on_dac_update (set by attach)
         comparator.value = 0
         cocotb.start_soon(self._watch_evaluate())
+
+    @classmethod
+    def attach(cls, dut: HierarchyObject, cfg: AtisConfig, *, elapsed: Elapsed, spec: ProjectionSpec | None = None,
+               seq: SequencerSpec | None = None, glitch: np.random.Generator | None = None,
+               constant: bool | None = None) -> FpaaBfm:
+        """The FPAA BFM (the calibrated model of ``cfg``) on the DUT's scorer pins (``o_round``, ``o_evaluate``,
+        ``comparator``), fed by the monitor of the sequencer's DAC part, which it keeps in ``.dac``:
+        :class:`Ad5628Monitor` on ``dac_sync_n``/``dac_sclk``/``dac_din`` for ``ad5628``, else
+        :class:`ParallelDacMonitor` on ``dac_channel``/``dac_code``/``dac_strobe``/``dac_update``. A DUT without
+        the part's pins fails here, naming the missing one."""
+        spec = spec if spec is not None else resolve_projection(cfg)
+        seq = seq if seq is not None else resolve_sequencer(cfg)
+        fpaa = cls(scorer_model(cfg, spec, seq), round_signal=dut.o_round, evaluate=dut.o_evaluate,
+                   comparator=dut.comparator, n_dac=seq.n_dac, code_shift=seq.part_bits - seq.dac_bits,
+                   per_circuit=seq.comparators > 1, sample_after_ns=(seq.wait_cycles + 1) * seq.clock_ns,
+                   glitch=glitch, constant=constant, elapsed=elapsed)
+        if seq.part == "ad5628":
+            fpaa.dac = Ad5628Monitor(Ad5628Bus.from_prefix(dut, "dac"), on_update=fpaa.on_dac_update,
+                                     elapsed=elapsed)
+        else:
+            fpaa.dac = ParallelDacMonitor(ParallelDacBus.from_prefix(dut, "dac"), dut.clk, channels=seq.n_dac,
+                                          on_update=fpaa.on_dac_update, elapsed=elapsed)
+        return fpaa
 
     def _advance_to(self, t_ns: float) -> None:
         self.pins.advance(t_ns - self.pins.now_ns)

@@ -11,92 +11,142 @@ While nothing can happen the BFMs sleep on value changes instead of waking every
 ``ready``, an observer of an idle bus, a monitor of a stalled transfer): benches with long idle stretches, like
 the scorer waiting on SPI, would otherwise spend their time in per-cycle Python callbacks. A sleeping sink keeps
 its last ``ready``.
+
+Reset (the ``reset`` signal, active high): while it is asserted the source drops ``valid``, forgets its queue and
+the item in flight and restarts on release; the sink and monitor record nothing and empty their queues (the
+sink keeps driving its ``ready`` pattern, which a DUT in reset ignores).
+
+Payloads are coded by :class:`PayloadCodec` from the RTL's own ``amaranth.lib.data`` layout, nested arrays and
+structs included, so benches pass and receive plain dicts/lists of ints and never pack bits by hand.
 """
 from __future__ import annotations
 
-import logging
-from collections import deque
-from collections.abc import Iterator
+import operator
+from collections.abc import Iterator, Mapping
+from typing import Any
 
-import cocotb
 from amaranth.hdl import Shape
 from amaranth.lib import data
-from cocotb.triggers import Event, FallingEdge, First, ReadOnly, RisingEdge
+from cocotb.triggers import FallingEdge, First, ReadOnly, RisingEdge
+
+from .base import Bus, ReceiverBfm, SourceBfm
 
 __all__ = ["StreamBus", "PayloadCodec", "StreamSource", "StreamSink", "StreamMonitor"]
 
-
-class StreamBus:
+class StreamBus(Bus):
     """The three signals of one stream port, bound by the Amaranth port prefix (``<prefix>__valid`` ...)."""
     _signals = ("valid", "ready", "payload")
+    _separator = "__"
+    _kind = "stream port"
 
-    def __init__(self, dut, prefix: str):
-        self.prefix = prefix
-        for name in self._signals:
-            full = f"{prefix}__{name}"
-            try:
-                setattr(self, name, getattr(dut, full))
-            except AttributeError:
-                raise AttributeError(f"stream port {prefix!r}: DUT has no signal {full!r}") from None
 
-    @classmethod
-    def from_prefix(cls, dut, prefix: str) -> "StreamBus":
-        return cls(dut, prefix)
+class _Leaf:
+    """A plain (un)signed field: ``width`` bits at ``offset``, two's complement when signed."""
+
+    def __init__(self, shape, offset: int):
+        shape = Shape.cast(shape)
+        self.offset, self.width, self.signed = offset, shape.width, shape.signed
+        self.mask = (1 << self.width) - 1
+
+    def encode(self, value: Any) -> int:
+        return (operator.index(value) & self.mask) << self.offset
+
+    def decode(self, word: int) -> int:
+        value = (word >> self.offset) & self.mask
+        if self.signed and value >> (self.width - 1):
+            value -= 1 << self.width
+        return value
+
+
+class _Raw(_Leaf):
+    """An aggregate's bits as one unsigned number (an int given for a struct or array field)."""
+
+    def __init__(self, width: int, offset: int):
+        self.offset, self.width, self.signed = offset, width, False
+        self.mask = (1 << width) - 1
+
+
+class _Struct:
+    def __init__(self, layout: data.StructLayout, offset: int, path: str):
+        self.raw = _Raw(layout.size, offset)
+        self.fields = {name: _node(f.shape, offset + f.offset, f"{path}.{name}" if path else name)
+                       for name, f in layout}
+        self.path = path or "payload"
+
+    def encode(self, value: Any) -> int:
+        if not isinstance(value, Mapping):
+            return self.raw.encode(value)
+        unknown = set(value) - set(self.fields)
+        if unknown:
+            raise ValueError(f"{self.path}: no field(s) {sorted(unknown)} in the layout "
+                             f"(fields: {list(self.fields)})")
+        return sum(node.encode(value.get(name, 0)) for name, node in self.fields.items())
+
+    def decode(self, word: int) -> dict[str, Any]:
+        return {name: node.decode(word) for name, node in self.fields.items()}
+
+
+class _Array:
+    def __init__(self, layout: data.ArrayLayout, offset: int, path: str):
+        self.raw = _Raw(layout.size, offset)
+        self.elems = [_node(f.shape, offset + f.offset, f"{path}[{i}]") for i, f in layout]
+        self.path = path or "payload"
+
+    def encode(self, value: Any) -> int:
+        if not hasattr(value, "__len__"):
+            return self.raw.encode(value)
+        if len(value) != len(self.elems):
+            raise ValueError(f"{self.path}: {len(value)} values for an array of {len(self.elems)}")
+        return sum(node.encode(v) for node, v in zip(self.elems, value))
+
+    def decode(self, word: int) -> list[Any]:
+        return [node.decode(word) for node in self.elems]
+
+
+def _node(shape, offset: int, path: str = ""):
+    if isinstance(shape, data.ArrayLayout):
+        return _Array(shape, offset, path)
+    if isinstance(shape, data.StructLayout):
+        return _Struct(shape, offset, path)
+    if isinstance(shape, data.Layout):
+        raise TypeError(f"{path or 'payload'}: {type(shape).__name__} is not supported (overlapping fields "
+                        f"have no single encoding); use StructLayout/ArrayLayout")
+    return _Leaf(shape, offset)
 
 
 class PayloadCodec:
-    """Packs dicts into the flat payload vector of an Amaranth ``data.StructLayout`` and back (signed fields
-    sign-extended), so benches use the RTL's own layout and cannot drift from it."""
+    """Encodes values into the flat payload vector of an Amaranth layout and decodes them back, recursively:
+    a ``StructLayout`` is a dict (missing fields encode as 0, unknown ones raise ``ValueError``), an
+    ``ArrayLayout`` a list (or any sequence of the array's length, e.g. a numpy row), every other shape an int
+    (signed fields two's complement, sign-extended on decode). An int given for a struct or array is taken as its
+    raw bits. Benches thereby use the RTL's own layout and cannot drift from it."""
 
-    def __init__(self, layout: data.StructLayout):
+    def __init__(self, layout):
         self.layout = layout
-        self._fields = [(name, f.offset, f.width, Shape.cast(f.shape).signed) for name, f in layout]
+        self.width = Shape.cast(layout).width
+        self._root = _node(layout, 0)
 
-    def pack(self, item: dict[str, int]) -> int:
-        word = 0
-        for name, offset, width, _ in self._fields:
-            word |= (int(item.get(name, 0)) & ((1 << width) - 1)) << offset
-        return word
+    def encode(self, value: Any) -> int:
+        return self._root.encode(value)
 
-    def unpack(self, word: int) -> dict[str, int]:
-        item = {}
-        for name, offset, width, signed in self._fields:
-            value = (word >> offset) & ((1 << width) - 1)
-            if signed and value >> (width - 1):
-                value -= 1 << width
-            item[name] = value
-        return item
+    def decode(self, word: int) -> Any:
+        return self._root.decode(word)
 
 
-class _StreamBfm:
-    """Shared state: bus, clock, optional reset, queue, idle/active events, pause generator, logger."""
+class _StreamMixin:
+    """Codec, transfer count, pause generator and payload read shared by the stream BFMs."""
+    bus: StreamBus
+    _pause: Iterator[int] | None = None
 
-    def __init__(self, bus: StreamBus, clock, reset=None, *, layout: data.StructLayout):
-        self.bus, self.clock, self.reset = bus, clock, reset
+    def _init_stream(self, layout: data.Layout) -> None:
         self.codec = PayloadCodec(layout)
-        self.log = logging.getLogger(f"cocotb.{bus.valid._path.split('.')[0]}.{bus.prefix}")
-        self.queue: deque[dict[str, int]] = deque()
-        self.idle_event, self.active_event = Event(), Event()
-        self.idle_event.set()
-        self.protocol_errors: list[str] = []
         self.transfers = 0
-        self._pause: Iterator[int] | None = None
-        self._task = cocotb.start_soon(self._run())
 
     def set_pause_generator(self, generator: Iterator[int] | None) -> None:
         self._pause = generator
 
     def _paused(self) -> bool:
         return bool(next(self._pause)) if self._pause is not None else False
-
-    def _in_reset(self) -> bool:
-        return self.reset is not None and self.reset.value == 1
-
-    def count(self) -> int:
-        return len(self.queue)
-
-    def empty(self) -> bool:
-        return not self.queue
 
     def _read_payload(self) -> int:
         value = self.bus.payload.value
@@ -106,52 +156,35 @@ class _StreamBfm:
         return value.to_unsigned()
 
     def _violation(self, what: str) -> None:
-        msg = f"{self.bus.prefix}: {what}"
-        self.log.error("stream protocol violation: %s", msg)
-        self.protocol_errors.append(msg)
-
-    async def _run(self) -> None:
-        raise NotImplementedError
+        self._error(f"{self.bus.prefix}: {what}")
 
 
-class StreamSource(_StreamBfm):
+class StreamSource(_StreamMixin, SourceBfm):
     """Drives ``valid``/``payload`` from its queue; a pause (1) delays the *start* of the next item only."""
 
-    def __init__(self, bus: StreamBus, clock, reset=None, *, layout: data.StructLayout):
-        self._busy = False   # an item is on the bus, not yet transferred
-        super().__init__(bus, clock, reset, layout=layout)
+    def __init__(self, bus: StreamBus, clock, reset=None, *, layout: data.Layout):
+        super().__init__(bus, clock, reset)
+        self._init_stream(layout)
+        self._start()
 
-    async def send(self, item: dict[str, int]) -> None:
-        self.send_nowait(item)
-
-    def send_nowait(self, item: dict[str, int]) -> None:
-        self.queue.append(item)
-        self.idle_event.clear()
-        self.active_event.set()
-
-    def idle(self) -> bool:
-        return self.empty() and not self._busy
-
-    async def wait(self) -> None:
-        while not self.idle():
-            await self.idle_event.wait()
+    def _drive_idle(self) -> None:
+        self.bus.valid.value = 0
 
     async def _run(self) -> None:
         ready = False
         self.bus.valid.value = 0
+        await self._wait_for_work()                 # (re)started with nothing queued: sleep until something is
         while True:
             await RisingEdge(self.clock)
             if self._busy and ready and not self._in_reset():
                 self._busy = False
                 self.transfers += 1
             if not self._busy and self.queue and not self._paused():
-                self.bus.payload.value = self.codec.pack(self.queue.popleft())
+                self.bus.payload.value = self.codec.encode(self.queue.popleft())
                 self._busy = True
             self.bus.valid.value = int(self._busy)
             if not self._busy and not self.queue:
-                self.active_event.clear()
-                self.idle_event.set()
-                await self.active_event.wait()      # sleep until something is queued
+                await self._wait_for_work()         # sleep until something is queued
                 continue
             await ReadOnly()
             ready = self.bus.ready.value == 1
@@ -161,22 +194,12 @@ class StreamSource(_StreamBfm):
                 ready = self.bus.ready.value == 1
 
 
-class _Observer(_StreamBfm):
+class _Observer(_StreamMixin, ReceiverBfm):
     """Samples transfers and checks the stream rules; subclasses decide whether they drive ``ready``."""
 
-    def recv_nowait(self) -> dict[str, int]:
-        if not self.queue:
-            raise IndexError(f"{self.bus.prefix}: no item received")
-        item = self.queue.popleft()
-        if not self.queue:
-            self.active_event.clear()
-        return item
-
-    async def recv(self) -> dict[str, int]:
-        while not self.queue:
-            self.active_event.clear()
-            await self.active_event.wait()
-        return self.recv_nowait()
+    def __init__(self, bus: StreamBus, clock, reset=None, *, layout: data.Layout):
+        super().__init__(bus, clock, reset)
+        self._init_stream(layout)
 
     def _drive_ready(self) -> None:
         """Called right after each edge (and on waking); the sink sets ``ready`` here."""
@@ -186,7 +209,8 @@ class _Observer(_StreamBfm):
         return False
 
     def _observe(self, held: int | None) -> tuple[int | None, object | None]:
-        """Judge this cycle (in ReadOnly); returns the payload still held and what to sleep on, if anything."""
+        """Judge this cycle (in ReadOnly); returns the payload still held and what to sleep on, if anything.
+        In reset nothing is held or recorded (so a reset also forgets a pending transfer)."""
         if self._in_reset():
             return None, None
         valid = self.bus.valid.value
@@ -201,9 +225,8 @@ class _Observer(_StreamBfm):
         if held is not None and word != held:
             self._violation(f"payload changed from {held:#x} to {word:#x} before the transfer")
         if self.bus.ready.value == 1:
-            self.queue.append(self.codec.unpack(word))
+            self._put(self.codec.decode(word))
             self.transfers += 1
-            self.active_event.set()
             return None, None
         if self._may_sleep_while_stalled():
             return word, First(RisingEdge(self.bus.ready), FallingEdge(self.bus.valid),
@@ -227,8 +250,9 @@ class _Observer(_StreamBfm):
 class StreamSink(_Observer):
     """Consumes transfers into its queue; a pause (1) holds ``ready`` low that cycle (backpressure)."""
 
-    def __init__(self, bus: StreamBus, clock, reset=None, *, layout: data.StructLayout):
+    def __init__(self, bus: StreamBus, clock, reset=None, *, layout: data.Layout):
         super().__init__(bus, clock, reset, layout=layout)
+        self._start()
         self.bus.ready.value = 0
 
     def _drive_ready(self) -> None:
@@ -237,6 +261,10 @@ class StreamSink(_Observer):
 
 class StreamMonitor(_Observer):
     """Passive: records every transfer it sees and checks the stream rules; drives nothing."""
+
+    def __init__(self, bus: StreamBus, clock, reset=None, *, layout: data.Layout):
+        super().__init__(bus, clock, reset, layout=layout)
+        self._start()
 
     def _may_sleep_while_stalled(self) -> bool:
         return True
