@@ -64,6 +64,16 @@ class TB(TbBase):
     async def recv(self, n: int) -> list[dict]:
         return [await with_timeout(self.sink.recv(), 100 * n * CLOCK_NS, "ns") for _ in range(n)]
 
+    async def round_trip(self, rows: list[dict]) -> None:
+        """Send ``rows``; the sink and the input monitor must see exactly them, and every queue end empty."""
+        for row in rows:
+            self.source.send_nowait(row)
+        assert await self.recv(len(rows)) == rows
+        await self.source.wait()
+        assert [self.accepted.recv_nowait() for _ in range(self.accepted.count())] == rows
+        await ClockCycles(self.dut.clk, 10)
+        self.check_clean()
+
     def check_clean(self) -> None:
         for bfm in (self.source, self.accepted, self.sink):
             assert not bfm.protocol_errors, bfm.protocol_errors[:3]
@@ -80,13 +90,7 @@ async def test_nested_payloads_survive_gaps_and_backpressure(dut: HierarchyObjec
     tb.source.set_pause_generator(make_pause(source, tb.seed + 1))
     tb.sink.set_pause_generator(make_pause(sink, tb.seed + 2))
     rows = tb.rows(200)
-    for row in rows:
-        tb.source.send_nowait(row)
-    assert await tb.recv(len(rows)) == rows
-    await tb.source.wait()
-    assert [tb.accepted.recv_nowait() for _ in range(tb.accepted.count())] == rows
-    await ClockCycles(dut.clk, 10)
-    tb.check_clean()
+    await tb.round_trip(rows)
     assert tb.source.transfers == tb.sink.transfers == len(rows)
 
 
@@ -109,11 +113,4 @@ async def test_reset_flushes_every_bfm(dut: HierarchyObject) -> None:
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
     await RisingEdge(dut.clk)
-    rows = tb.rows(10)
-    for row in rows:
-        tb.source.send_nowait(row)
-    assert await tb.recv(len(rows)) == rows
-    await tb.source.wait()
-    assert [tb.accepted.recv_nowait() for _ in range(tb.accepted.count())] == rows
-    await ClockCycles(dut.clk, 10)
-    tb.check_clean()
+    await tb.round_trip(tb.rows(10))

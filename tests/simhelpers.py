@@ -19,6 +19,21 @@ async def stream_take(ctx, port, ready: bool):
     return payload if valid and taken else None
 
 
+def answer_sink(port, lengths: list[int], answers: list[list[int]]):
+    """A testbench taking answer bytes from ``port`` until ``len(lengths)`` answers of those lengths are in
+    ``answers``."""
+    async def sink(ctx):
+        current = []
+        while len(answers) < len(lengths):
+            byte = await stream_take(ctx, port, True)
+            if byte is not None:
+                current.append(int(byte))
+                if len(current) == lengths[len(answers)]:
+                    answers.append(current)
+                    current = []
+    return sink
+
+
 def run_with_clock(dut, source, sink, *models) -> None:
     """A 100 MHz clock, ``source`` (and any device ``models``) in the background, until ``sink`` returns."""
     sim = Simulator(dut)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from simhelpers import run_with_clock, stream_put, stream_take
+from simhelpers import answer_sink, run_with_clock, stream_put
 
 from atis.config import config_from_dict
 from atis.design import resolve_design
@@ -43,17 +43,7 @@ def test_scored_sequences_answer_the_boards_keep_mask_and_golden_logits(rng):
                 ctx.set(dut.comparator, comparator[len(evaluations)] if len(evaluations) < len(comparator) else 0)
                 evaluations.append(1)
 
-    async def sink(ctx):
-        current = []
-        while len(answers) < len(commands):
-            byte = await stream_take(ctx, dut.o_bytes, True)
-            if byte is not None:
-                current.append(int(byte))
-                if len(current) == lengths[len(answers)]:
-                    answers.append(current)
-                    current = []
-
-    run_with_clock(dut, host, sink, fpaa)
+    run_with_clock(dut, host, answer_sink(dut.o_bytes, lengths, answers), fpaa)
     assert answers[:2] == [[HostReply.UNKNOWN], [HostReply.LOADED]]
     assert len(evaluations) == N * len(runs)
     for (x, keep, mode), answer in zip(runs, answers[2:]):

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
-from simhelpers import run_with_clock, stream_put, stream_take
+from simhelpers import answer_sink, run_with_clock, stream_put
 
 from atis.design import TransformerSpec
 from atis.golden.transformer import forward_int, load_bytes, random_weights
@@ -28,17 +28,7 @@ def test_host_link_loads_runs_and_answers(rng):
             for byte in cmd:
                 await stream_put(ctx, dut.i_bytes, byte)
 
-    async def sink(ctx):
-        current = []
-        while len(answers) < len(commands):
-            byte = await stream_take(ctx, dut.o_bytes, True)
-            if byte is not None:
-                current.append(int(byte))
-                if len(current) == lengths[len(answers)]:
-                    answers.append(current)
-                    current = []
-
-    run_with_clock(dut, host, sink)
+    run_with_clock(dut, host, answer_sink(dut.o_bytes, lengths, answers))
     assert answers[:2] == [[HostReply.UNKNOWN], [HostReply.LOADED]]
     for (x, keep, mode), answer in zip(runs, answers[2:]):
         got = decode_answer(bytes(answer), C, len(x))
