@@ -79,8 +79,11 @@ class UartTx(wiring.Component):
         busy = Signal()
         frame = Signal(9)            # data[7:0] then the stop bit, shifted out LSB first
         bits, timer = Signal(range(10)), Signal(range(self._div))
-        m.d.comb += self.i_data.ready.eq(~busy)
-        with m.If(~busy & self.i_data.valid):
+        # The next byte is taken in the stop bit's last cycle, so back-to-back bytes come every 10·divisor cycles
+        # (taking it only once idle added a cycle per byte, and a stream at exactly the baud rate overran).
+        stop_ends = busy & (bits == 0) & (timer == 0)
+        m.d.comb += self.i_data.ready.eq(~busy | stop_ends)
+        with m.If(self.i_data.ready & self.i_data.valid):
             m.d.sync += [self.tx.eq(0), frame.eq(Cat(self.i_data.payload, 1)), bits.eq(9),
                          timer.eq(self._div - 1), busy.eq(1)]
         with m.Elif(busy):

@@ -16,7 +16,7 @@ def test_loopback_bytes_in_order_with_exact_bit_time(rng):
     m.submodules.rx = rx = UartRx(DIV)
     m.d.comb += rx.rx.eq(tx.tx)
     data = [0x00, 0xFF, 0x55, 0xAA, *rng.integers(0, 256, 20).tolist()]
-    got, edges, errors = [], [], []
+    got, edges, errors, line_trace = [], [], [], []
 
     async def source(ctx):
         for byte in data:
@@ -30,6 +30,7 @@ def test_loopback_bytes_in_order_with_exact_bit_time(rng):
                                                                         rx.o_data.payload, tx.tx)
             if valid and ready:
                 got.append(int(payload))
+            line_trace.append(line)
             if line != prev:
                 edges.append((cycle, line))
             prev, cycle = line, cycle + 1
@@ -44,6 +45,11 @@ def test_loopback_bytes_in_order_with_exact_bit_time(rng):
     runs = [(b[0] - a[0], a[1]) for a, b in zip(edges, edges[1:])]          # (length, level) of each run
     assert all(length % DIV == 0 for length, level in runs if level == 0)   # low only inside frames: bit grid
     assert min(length for length, _ in runs) >= DIV                        # no bit (stop bit included) is short
+    # Back-to-back bytes: frame k starts exactly 10·DIV·k after frame 0 (start bit low, previous stop bit high).
+    start = edges[0][0]
+    for k in range(1, len(data)):
+        at = start + 10 * DIV * k
+        assert line_trace[at + DIV // 2] == 0 and line_trace[at - DIV // 2] == 1, f"frame {k} off the 10-bit grid"
 
 
 def drive_frame(bits: list[int]):
