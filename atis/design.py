@@ -69,9 +69,7 @@ class DesignSpec:
     digital: DigitalScorerSpec | None
     transformer: TransformerSpec
     transformer_unsupported: str | None
-    mask: MaskMode
     seq_len: int
-    clock_MHz: float
     uart_divisor: int           # clock / baud of the host UART
     scorer: str                 # fpga.scorer: "fpaa" | "digital"
 
@@ -94,6 +92,6 @@ def resolve_design(cfg: AtisConfig) -> DesignSpec:
     return DesignSpec(
         projection=resolve_projection(cfg), sequencer=resolve_sequencer(cfg),
         digital=resolve_digital_scorer(cfg) if cfg.fpga.scorer == "digital" else None,
-        transformer=transformer, transformer_unsupported=transformer_unsupported(cfg), mask=MaskMode(t.mask),
-        seq_len=cfg.model.seq_len, clock_MHz=cfg.fpga.clock_MHz,
+        transformer=transformer, transformer_unsupported=transformer_unsupported(cfg),
+        seq_len=cfg.model.seq_len,
         uart_divisor=round(cfg.fpga.clock_MHz * 1e6 / cfg.fpga.uart_baud), scorer=cfg.fpga.scorer)

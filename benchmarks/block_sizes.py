@@ -37,8 +37,8 @@ def main() -> int:
             (path,) = write_verilog(design, tmp, [block])
             areas = block_utilization(path, MODULE_PREFIX + block, args.family, Path(tmp) / "syn")
             print(f"## {block} ({args.family}; budget {BUDGETS[args.family]})\n")
-            print(utilization_markdown(areas, args.depth) + "\n")
             results[block] = {a.path: a.total for a in areas}
+            print(utilization_markdown(results[block], args.depth) + "\n")
     print(json.dumps({"family": args.family, "budget": BUDGETS[args.family], "blocks": results}))
     return 0
 

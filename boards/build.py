@@ -14,7 +14,7 @@ from atis.config import AtisConfig, load_config
 from atis.design import BoardTopKind
 
 from .platforms import BoardTop, get_board, prototype_resources
-from .utilization import UtilizationError, block_utilization
+from .utilization import UtilizationError, block_utilization, utilization_markdown
 
 __all__ = ["BuildError", "BuildReport", "build_board", "FlashError", "flash_command", "flash", "DEFAULT_OUT"]
 
@@ -59,10 +59,7 @@ class BuildReport:
             lines += ["", f"critical path: {cp['from']} -> {cp['to']}, {cp['delay_ns']:.2f} ns "
                           f"({cp['logic_ns']:.2f} ns logic, {cp['routing_ns']:.2f} ns routing)"]
         if self.blocks:
-            kinds = list(next(iter(self.blocks.values())))
-            lines += ["", "| block | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
-            lines += [f"| {' ' * path.count('.')}{path.rsplit('.', 1)[-1]} | "
-                      + " | ".join(f"{n:,}" for n in totals.values()) + " |" for path, totals in self.blocks.items()]
+            lines += ["", utilization_markdown(self.blocks)]
         lines += ["", "tools: " + ", ".join(f"{k} {v}" for k, v in self.tool_versions.items())]
         return "\n".join(lines) + "\n"
 
@@ -104,7 +101,7 @@ def build_board(name: str, cfg: AtisConfig | None = None, out_dir: Path = DEFAUL
     top = BoardTop(board, cfg, top)     # checks the clock and the config before any tool runs
     board.use_tools()
     platform = board.platform()
-    platform.add_resources(prototype_resources(board.name, cfg, top.design))
+    platform.add_resources(prototype_resources(board.name, top.design))
     where = (Path(out_dir) / board.name).resolve()
     started = time.monotonic()
     # iCE40: map multipliers onto the UP5K's SB_MAC16 DSPs (synth_ice40 leaves them in LUTs without -dsp).

@@ -102,12 +102,12 @@ def get_board(name: str) -> Board:
     return BOARDS[name]
 
 
-def prototype_resources(board: str, cfg: AtisConfig, design: DesignSpec) -> list[Resource]:
+def prototype_resources(board: str, design: DesignSpec) -> list[Resource]:
     """The DAC header (SPI to the PmodDA4) and the comparator inputs, from :data:`boards.pins.PINS` (none for the
     digital scorer)."""
-    if cfg.fpga.scorer == "digital":
+    if design.scorer == "digital":
         return []
-    part, heads = cfg.dac.part, design.sequencer.comparators
+    part, heads = design.sequencer.part, design.sequencer.comparators
     if part != "ad5628":
         raise ConfigError(f"dac.part = {part}: board builds drive the PmodDA4 (ad5628)")
     p = PINS[board]
@@ -128,7 +128,7 @@ class BoardTop(Elaboratable):
         if cfg.fpga.clock_MHz != board.clock_MHz:
             raise ConfigError(f"fpga.clock_MHz = {cfg.fpga.clock_MHz:g}: the {board.name} build runs at "
                               f"{board.clock_MHz:g} MHz (use configs/{board.name}.yaml)")
-        self.board, self.cfg = board, cfg
+        self.board = board
         self.design = design = resolve_design(cfg)
         self.kind = top or board.default_top
         if self.kind is BoardTopKind.SCORER:
@@ -152,7 +152,7 @@ class BoardTop(Elaboratable):
         leds = [platform.request("led", i) for i in range(2)]
         m.d.comb += [top.uart_rx.eq(uart.rx.i), uart.tx.o.eq(top.uart_tx),
                      leds[0].o.eq(top.led_heartbeat), leds[1].o.eq(top.led_keep | top.led_error)]
-        if self.cfg.fpga.scorer == "fpaa":
+        if self.design.scorer == "fpaa":
             dac = platform.request("pmod_da4", 0)
             comparator = platform.request("fpaa_comparator", 0)
             m.d.comb += [dac.sync_n.o.eq(top.dac_sync_n), dac.din.o.eq(top.dac_din), dac.sclk.o.eq(top.dac_sclk),

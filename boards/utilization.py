@@ -74,12 +74,14 @@ def block_utilization(verilog: Path, top: str, family: str, work_dir: Path) -> l
     return areas
 
 
-def utilization_markdown(areas: list[BlockArea], max_depth: int = 3) -> str:
-    """A table of the levels down to ``max_depth``, totals per level (indented by depth)."""
-    kinds = list(areas[0].total) if areas else []
+def utilization_markdown(totals: dict[str, dict[str, int]], max_depth: int = 3) -> str:
+    """A table of ``{hierarchy path: totals}`` (a :attr:`BlockArea.total` per path) down to ``max_depth``, each
+    level indented by its depth."""
+    kinds = list(next(iter(totals.values()))) if totals else []
     lines = ["| block | " + " | ".join(kinds) + " |", "|---|" + "---:|" * len(kinds)]
-    for a in areas:
-        if a.depth <= max_depth:
-            name = "\u2003" * a.depth + a.path.rsplit(".", 1)[-1]
-            lines.append(f"| {name} | " + " | ".join(f"{a.total[k]:,}" for k in kinds) + " |")
+    for path, total in totals.items():
+        depth = path.count(".")
+        if depth <= max_depth:
+            name = "\u2003" * depth + path.rsplit(".", 1)[-1]
+            lines.append(f"| {name} | " + " | ".join(f"{total[k]:,}" for k in kinds) + " |")
     return "\n".join(lines)
