@@ -7,7 +7,9 @@ All multi-byte numbers are little-endian; on a board the bytes travel 8N1 at ``f
 * ``SEQUENCE`` (transformer top): ``'S'`` flags n−1, then n tokens of d int8 bytes each followed by one keep byte
   (bit 0). Runs a sequence of n tokens; ``flags`` bit 0 (:data:`FLAG_DROP`): 1 = drop, 0 = keymask. Answer
   (:func:`answer_bytes` long, :func:`decode_answer`): the logits (C × int32), kept[2], attention_cycles[4],
-  total_cycles[4], then the keep mask as ⌈n/8⌉ bytes (token i in bit i mod 8 of byte i div 8).
+  total_cycles[4], tail_cycles[4], then the keep mask as ⌈n/8⌉ bytes (token i in bit i mod 8 of byte i div 8).
+  total_cycles runs from the transformer's first token to its result, so on a board it includes the wait for
+  the UART; tail_cycles from the last token handed to the transformer to its result: the compute after the input.
 * ``SCORE`` (pipeline top: the board scores): ``'R'`` flags, then ``model.seq_len`` tokens of d int8 bytes. The
   board scores every token on the FPAA pins, prunes and runs the transformer; the answer is SEQUENCE's, with the
   keep mask the comparator gave.
@@ -20,8 +22,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["HostOp", "HostReply", "FLAG_DROP", "MAX_SEQUENCE", "Answer", "answer_bytes", "encode_load",
-           "encode_sequence", "encode_scored_sequence", "decode_answer"]
+__all__ = ["HostOp", "HostReply", "FLAG_DROP", "MAX_SEQUENCE", "ANSWER_COUNTERS", "Answer", "answer_bytes",
+           "encode_load", "encode_sequence", "encode_scored_sequence", "decode_answer"]
 
 
 class HostOp(enum.IntEnum):
@@ -39,6 +41,8 @@ class HostReply(enum.IntEnum):
 
 #: ``flags`` bit of a SEQUENCE command: drop semantics (else keymask).
 FLAG_DROP = 0x01
+#: Bytes of an answer's counters: kept[2], attention_cycles[4], total_cycles[4], tail_cycles[4].
+ANSWER_COUNTERS = 14
 #: n − 1 travels in one byte.
 MAX_SEQUENCE = 256
 
@@ -50,12 +54,13 @@ class Answer:
     kept: int
     attention_cycles: int
     total_cycles: int
+    tail_cycles: int         # last token in -> result: the transformer's compute after its input
     mask: list[int]          # keep bit of each token, as sent
 
 
 def answer_bytes(classes: int, n: int) -> int:
     """Bytes of the answer to a SEQUENCE of n tokens."""
-    return 4 * classes + 10 + (n + 7) // 8
+    return 4 * classes + ANSWER_COUNTERS + (n + 7) // 8
 
 
 def encode_load(weights: bytes) -> bytes:
@@ -101,6 +106,6 @@ def decode_answer(raw: bytes, classes: int, n: int) -> Answer:
     c = 4 * classes
     logits = np.frombuffer(raw[:c], dtype="<i4").tolist()
     kept = int.from_bytes(raw[c:c + 2], "little")
-    attention, total = np.frombuffer(raw[c + 2:c + 10], dtype="<u4").tolist()
-    mask = [(raw[c + 10 + i // 8] >> (i % 8)) & 1 for i in range(n)]
-    return Answer(logits, kept, attention, total, mask)
+    attention, total, tail = np.frombuffer(raw[c + 2:c + ANSWER_COUNTERS], dtype="<u4").tolist()
+    mask = [(raw[c + ANSWER_COUNTERS + i // 8] >> (i % 8)) & 1 for i in range(n)]
+    return Answer(logits, kept, attention, total, tail, mask)

@@ -19,7 +19,7 @@ from atis.hdl.transformer import Transformer
 
 from .pins import PINS
 
-__all__ = ["Board", "BOARDS", "get_board", "BoardTop"]
+__all__ = ["Board", "BOARDS", "get_board", "BoardTop", "make_top"]
 
 
 def _ice40_pll(m: Module, platform, clk_target_MHz: float) -> Signal:
@@ -120,6 +120,19 @@ def prototype_resources(board: str, design: DesignSpec) -> list[Resource]:
             Resource("fpaa_comparator", 0, Pins(" ".join(p.comparator_pins[:heads]), dir="i", conn=cmp_conn), io)]
 
 
+def make_top(kind: BoardTopKind, design: DesignSpec) -> ScorerTop | TransformerTop:
+    """The board's design without PLL and pads: what :class:`BoardTop` puts in the bitstream and what the virtual
+    board (:mod:`atis.virtual_board`) simulates. Raises ConfigError for a pipeline the design cannot have."""
+    if kind is BoardTopKind.SCORER:
+        return ScorerTop(projection=design.projection, sequencer=design.sequencer,
+                         uart_divisor=design.uart_divisor, digital=design.digital)
+    if design.scorer != "fpaa" or design.transformer_unsupported:
+        why = design.transformer_unsupported or "fpga.scorer = digital: the pipeline scores on the FPAA pins"
+        raise ConfigError(f"--top pipeline: {why} (use --top scorer)")
+    pipeline = ScoredTransformer(design.projection, design.sequencer, Transformer(design.transformer))
+    return TransformerTop(pipeline, design.uart_divisor)
+
+
 class BoardTop(Elaboratable):
     """PLL clock domain + the top (``ScorerTop``, or ``TransformerTop`` around the whole pipeline) bound to the
     board's UART, LEDs, DAC and comparator. Both tops have the same pins."""
@@ -131,15 +144,7 @@ class BoardTop(Elaboratable):
         self.board = board
         self.design = design = resolve_design(cfg)
         self.kind = top or board.default_top
-        if self.kind is BoardTopKind.SCORER:
-            self.top = ScorerTop(projection=design.projection, sequencer=design.sequencer,
-                                 uart_divisor=design.uart_divisor, digital=design.digital)
-            return
-        if design.scorer != "fpaa" or design.transformer_unsupported:
-            why = design.transformer_unsupported or "fpga.scorer = digital: the pipeline scores on the FPAA pins"
-            raise ConfigError(f"--top pipeline: {why} (use --top scorer)")
-        pipeline = ScoredTransformer(design.projection, design.sequencer, Transformer(design.transformer))
-        self.top = TransformerTop(pipeline, design.uart_divisor)
+        self.top = make_top(self.kind, design)
 
     def elaborate(self, platform):
         m = Module()

@@ -11,7 +11,7 @@ from amaranth.hdl import Cat, Const, Module, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from atis.protocol import FLAG_DROP, HostOp, HostReply, answer_bytes
+from atis.protocol import ANSWER_COUNTERS, FLAG_DROP, HostOp, HostReply, answer_bytes
 
 from .pipeline import ScoredTransformer
 from .scorer import forward_fpaa_pins, fpaa_pins
@@ -47,6 +47,10 @@ class HostLink(wiring.Component):
         answer = Signal(8 * answer_bytes(C, n_max))
         left = Signal(range(answer_bytes(C, n_max) + 1))
         res = t.o_result.payload
+        tail, tail_running = Signal(32), Signal()  # last token in -> result (see atis.protocol)
+        with m.If(tail_running):
+            m.d.sync += tail.eq(tail + 1)
+        last_in = Signal()                           # the target takes the sequence's last token this cycle
         m.d.comb += t.drop.eq(drop)
         run_op = HostOp.SCORE if self._scored else HostOp.SEQUENCE
         if self._scored:
@@ -55,6 +59,11 @@ class HostLink(wiring.Component):
             keep_index = Signal(range(n_max))        # the board's keep bits, as rows enter the transformer
             with m.If(t.row_strobe):
                 m.d.sync += [mask.bit_select(keep_index, 1).eq(t.row_keep), keep_index.eq(keep_index + 1)]
+            m.d.comb += last_in.eq(t.row_strobe & (keep_index == n_max - 1))
+        else:
+            m.d.comb += last_in.eq(t.i_tokens.valid & t.i_tokens.ready & t.i_tokens.payload.last)
+        with m.If(last_in):
+            m.d.sync += [tail.eq(1), tail_running.eq(1)]
 
         with m.FSM():
             with m.State("COMMAND"):
@@ -101,8 +110,9 @@ class HostLink(wiring.Component):
                 m.d.comb += t.o_result.ready.eq(1)
                 with m.If(t.o_result.valid):
                     kept16 = Cat(res.kept, Const(0, 16 - len(res.kept)))
-                    m.d.sync += [answer.eq(Cat(res.logits, kept16, res.attention_cycles, res.total_cycles, mask)),
-                                 left.eq(4 * C + 10 + ((n_minus_1 + 8) >> 3))]
+                    m.d.sync += [answer.eq(Cat(res.logits, kept16, res.attention_cycles, res.total_cycles, tail,
+                                               mask)),
+                                 left.eq(4 * C + ANSWER_COUNTERS + ((n_minus_1 + 8) >> 3)), tail_running.eq(0)]
                     m.next = "ANSWER"
             with m.State("ANSWER"):
                 m.d.comb += [tx.valid.eq(1), tx.payload.eq(answer[:8])]

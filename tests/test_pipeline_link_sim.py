@@ -49,4 +49,5 @@ def test_scored_sequences_answer_the_boards_keep_mask_and_golden_logits(rng):
     for (x, keep, mode), answer in zip(runs, answers[2:]):
         got = decode_answer(bytes(answer), C, N)
         assert got.mask == keep and got.kept == sum(keep)
+        assert 0 < got.tail_cycles < got.total_cycles
         assert got.logits == forward_int(x, np.array(keep, dtype=bool), w, mode).tolist()

@@ -38,15 +38,15 @@ def test_scored_sequence_frame_is_opcode_flags_then_elements():
 
 def test_answer_round_trip():
     classes, n = 3, 11
-    logits, kept, att, total = [-5, 2**31 - 1, -2**31], 4, 1234, 99999
+    logits, kept, att, total, tail = [-5, 2**31 - 1, -2**31], 4, 1234, 99999, 2**32 - 1
     mask = [1, 0, 0, 1, 0, 0, 0, 1, 0, 1, 0]
     bits = sum(b << i for i, b in enumerate(mask))
     raw = (np.array(logits, dtype="<i4").tobytes() + kept.to_bytes(2, "little") + att.to_bytes(4, "little")
-           + total.to_bytes(4, "little") + bits.to_bytes(2, "little"))
+           + total.to_bytes(4, "little") + tail.to_bytes(4, "little") + bits.to_bytes(2, "little"))
     assert len(raw) == answer_bytes(classes, n)
     got = decode_answer(raw, classes, n)
-    assert (got.logits, got.kept, got.attention_cycles, got.total_cycles, got.mask) == (logits, kept, att, total,
-                                                                                          mask)
+    assert (got.logits, got.kept, got.attention_cycles, got.total_cycles, got.tail_cycles, got.mask) == (
+        logits, kept, att, total, tail, mask)
 
 
 @pytest.mark.parametrize("call, message", [

@@ -35,3 +35,4 @@ def test_host_link_loads_runs_and_answers(rng):
         assert got.logits == forward_int(x, np.array(keep, dtype=bool), w, mode).tolist()
         assert got.kept == sum(keep) and got.mask == keep
         assert 0 < got.attention_cycles < got.total_cycles or sum(keep) == 0
+        assert 0 < got.tail_cycles <= got.total_cycles
