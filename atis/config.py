@@ -255,7 +255,7 @@ def config_to_dict(cfg: AtisConfig) -> dict:
 
 
 def config_reference(cls: type = AtisConfig, prefix: str = "") -> list[tuple[str, str, str, str]]:
-    """(key path, default, allowed, meaning) of every config field, from the schema itself (README table)."""
+    """(key path, default, allowed, meaning) of every config field, from the schema itself (docs/config.md)."""
     rows = []
     hints = typing.get_type_hints(cls)
     for f in dataclasses.fields(cls):
@@ -283,7 +283,7 @@ def config_reference(cls: type = AtisConfig, prefix: str = "") -> list[tuple[str
 
 
 def config_reference_markdown() -> str:
-    """The README's configuration table (``atis config --reference``); a test keeps the README in sync."""
+    """The configuration table of docs/config.md (``atis config --reference``); a test keeps it in sync."""
     lines = ["| key | default | allowed | meaning |", "|---|---|---|---|"]
     lines += [f"| `{k}` | {d} | {a} | {m} |" for k, d, a, m in config_reference()]
     return "\n".join(lines)

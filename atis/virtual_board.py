@@ -4,7 +4,8 @@ its UART on a TCP port for pyserial's ``socket://``.
 What differs from the bitstream, and why:
 
 * no PLL or pads: the sync clock is driven directly, with the period rounded *up* to whole even picoseconds
-  (24 MHz → 41.668 ns), so every DAC settle and comparator wait lasts at least as long as on the board;
+  (24 MHz → 41.668 ns: :func:`atis.cocotb_tests.harness.sim_clock_ns`), so every DAC settle and comparator wait
+  lasts at least as long as on the board;
 * a faster UART: the smallest divisor (≥ 8) at which a token's bytes still take no less than its scoring
   (:func:`atis.host.min_uart_divisor`): iCEBreaker 3 Mbaud instead of 115200, so a run takes seconds, not hours
   of simulated wire time. The RTL is the same with another divisor constant.
@@ -17,7 +18,6 @@ import dataclasses
 import hashlib
 import json
 import logging
-import math
 import os
 import socket
 import threading
@@ -45,12 +45,6 @@ MIN_DIVISOR = 8
 
 class VirtualBoardError(RuntimeError):
     """The virtual board could not be built or did not come up; the message names the log."""
-
-
-def clock_ps(clock_MHz: float) -> int:
-    """The simulated clock period: the real one rounded up to whole even picoseconds."""
-    ps = math.ceil(1e6 / clock_MHz - 1e-6)
-    return ps + ps % 2
 
 
 class VirtualBoard:
@@ -116,7 +110,6 @@ class VirtualBoard:
                "ATIS_BENCH_METRICS": str(self.where / "metrics.json"),
                "ATIS_VBOARD_PORT": str(self.port), "ATIS_VBOARD_PORT_FILE": str(port_file),
                "ATIS_VBOARD_DIVISOR": str(self.design.uart_divisor),
-               "ATIS_VBOARD_CLOCK_PS": str(clock_ps(1e3 / self.design.sequencer.clock_ns)),
                "ATIS_VBOARD_ONCE": "1" if self.once else "0",
                "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")]))}
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -35,7 +36,15 @@ from atis.design import DesignSpec, resolve_design
 
 from .bfm.simtime import Elapsed
 
-__all__ = ["BenchEnv", "TbBase", "write_metric"]
+__all__ = ["BenchEnv", "TbBase", "write_metric", "sim_clock_ns"]
+
+
+def sim_clock_ns(clock_ns: float) -> float:
+    """The simulated clock period: ``clock_ns`` rounded *up* to whole even picoseconds (the simulator's step is
+    1 ps), so a period such as 24 MHz's 41.667 ns runs as 41.668 ns and every settle or wait the RTL counts in
+    cycles lasts at least as long as on the board. Representable periods (10 ns) are unchanged."""
+    ps = math.ceil(clock_ns * 1000 - 1e-6)
+    return (ps + ps % 2) / 1000
 
 
 def _parse_list(env: Mapping[str, str], name: str, default: str, kind: type) -> tuple:
@@ -106,7 +115,8 @@ def write_metric(path: Path | str | None, name: str, value: Any) -> None:
 
 
 class TbBase:
-    """A bench's clock (``dut.clk``, ``clock_ns`` or the class's ``CLOCK_NS``), its :class:`Elapsed` time base
+    """A bench's clock (``dut.clk``, ``clock_ns`` or the class's ``CLOCK_NS``, run at :func:`sim_clock_ns`), its
+    :class:`Elapsed` time base
     (started with the clock: hand it to every timed BFM), the seeded ``rng``, :meth:`reset` and
     :meth:`record_metric`. Subclasses build their BFMs after ``super().__init__`` and drive static inputs during
     reset in :meth:`on_reset`."""
@@ -119,7 +129,7 @@ class TbBase:
         self.env = env if env is not None else BenchEnv.from_env()
         self.cfg, self.seed = self.env.cfg, self.env.seed
         self.rng = np.random.default_rng(self.seed)
-        self.clock_ns = clock_ns if clock_ns is not None else self.CLOCK_NS
+        self.clock_ns = sim_clock_ns(clock_ns if clock_ns is not None else self.CLOCK_NS)
         self.log = logging.getLogger(f"cocotb.{dut._name}.tb")
         self.clock = Clock(dut.clk, self.clock_ns, unit="ns")
         self.clock.start()

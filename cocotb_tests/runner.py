@@ -92,8 +92,7 @@ def pipeline_bench(scorer: Callable[[AtisConfig, Path], dict], dac: str = "paral
     trained weights and 64-token sequences (``configs/icebreaker.yaml``). ``scorer(cfg, where)`` fits the FPAA
     scorer into the bench's config (the digits flow's ``atis.sweep.hardware_scorer(keep)``): a fixture, so this
     layer does not depend on the flows."""
-    # 25 MHz: the iCEBreaker's 24 MHz period (41.67 ns) has no exact picosecond simulator time
-    overrides = {"fpga": {"clock_MHz": 25.0}, **({"dac": {"part": "parallel"}} if dac == "parallel" else {})}
+    overrides = {"dac": {"part": "parallel"}} if dac == "parallel" else {}
     return Bench(f"pipeline-digits-{dac}", "pipeline", "atis.cocotb_tests.test_pipeline", overrides,
                  fixtures=scorer)
 

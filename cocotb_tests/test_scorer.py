@@ -56,8 +56,8 @@ class TB(TbBase):
 
     async def receive(self, tokens: np.ndarray) -> np.ndarray:
         """Collect every output element; check data/order/framing/index and one keep bit per token. -> keep[N]"""
-        budget_ns = (len(tokens) + 4) * (self.seq.token_cycles() + self.seq.settle_cycles + 4 * self.d) \
-            * self.seq.clock_ns * 3
+        budget_ns = round((len(tokens) + 4) * (self.seq.token_cycles() + self.seq.settle_cycles + 4 * self.d)
+                          * self.clock_ns * 3)
         keep, problems = [], []
         for n, token in enumerate(tokens):
             for j, x in enumerate(token):
@@ -101,7 +101,7 @@ async def test_keep_mask_equals_vectorized_model(dut: HierarchyObject) -> None:
                "m": tb.seq.m, "n_dac": tb.seq.n_dac, "keep_ratio": float(keep.mean())}
     times, bits = np.array(tb.evaluations).T
     span_ns = times[-1] - times[0]
-    clock = tb.seq.clock_ns
+    clock = tb.clock_ns                      # the simulated period (whole picoseconds)
     metrics["cycles_per_token"] = span_ns / clock / (len(times) - 1)
     # The slower of projection and DAC port; exact unless settle + capture outlast the first round's writes.
     projection_cycles = max(tb.d, tb.seq.m * -(-tb.d // tb.spec.lanes))

@@ -5,8 +5,9 @@ FPAA BFM (behind the AD5628 pin monitor) answering the comparator pin. A host co
 
 Environment, besides :class:`atis.cocotb_tests.harness.BenchEnv`'s ``ATIS_BENCH_CONFIG``/``ATIS_BENCH_METRICS``:
 ``ATIS_VBOARD_PORT`` (TCP port, 0 = any free one), ``ATIS_VBOARD_PORT_FILE`` (where the bound port is written
-once the board listens), ``ATIS_VBOARD_DIVISOR`` (the top's UART divisor), ``ATIS_VBOARD_CLOCK_PS`` (the clock
-period, in whole picoseconds), ``ATIS_VBOARD_ONCE`` (1: end after the first host disconnects).
+once the board listens), ``ATIS_VBOARD_DIVISOR`` (the top's UART divisor), ``ATIS_VBOARD_ONCE`` (1: end after the
+first host disconnects). The clock is the config's, rounded up to whole picoseconds
+(:func:`atis.cocotb_tests.harness.sim_clock_ns`).
 
 The host's bytes go onto ``uart_rx`` back to back at the simulated baud, as a USB-UART bridge sends them; nothing
 throttles them, so a host that overruns the board is seen as it would be on the hardware (``led_error``).
@@ -38,8 +39,8 @@ class VirtualBoard(TbBase):
     def __init__(self, dut: HierarchyObject):
         env = BenchEnv.from_env()
         self.divisor = int(os.environ["ATIS_VBOARD_DIVISOR"])
-        clock_ns = int(os.environ["ATIS_VBOARD_CLOCK_PS"]) / 1000
-        super().__init__(dut, env, clock_ns=clock_ns)
+        super().__init__(dut, env, clock_ns=env.design.sequencer.clock_ns)
+        clock_ns = self.clock_ns
         self.fpaa = FpaaBfm.attach(dut, self.cfg, elapsed=self.elapsed, spec=env.design.projection,
                                    seq=env.design.sequencer)
         self.to_board = UartSource(dut.uart_rx, bit_cycles=self.divisor, clock_ns=clock_ns)

@@ -85,6 +85,6 @@ def test_readme_config_table_is_current():
     from pathlib import Path
 
     from atis.config import config_reference_markdown
-    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    readme = (Path(__file__).resolve().parent.parent / "docs" / "config.md").read_text()
     table = readme.split("<!-- config-table -->\n", 1)[1].split("\n<!-- /config-table -->", 1)[0]
-    assert table == config_reference_markdown(), "README config table is stale: run `atis config --reference`"
+    assert table == config_reference_markdown(), "docs/config.md table is stale: run `atis config --reference`"
