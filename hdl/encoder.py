@@ -20,7 +20,7 @@ from atis.design import TransformerSpec
 
 from .attention import AttentionHead
 from .common import SHIFT_BITS, sat
-from .layouts import load_layout, row_layout
+from .layouts import TAG, load_layout, row_layout
 from .linear import Linear, LinearMode
 from .load_chain import load_segment
 from .streams import join, tee
@@ -35,7 +35,10 @@ def _stream_ports(d_in: int, d_out: int) -> dict:
 
 class AddNorm(wiring.Component):
     """``meannorm(sat8(branch + skip))`` per row, ``meannorm(y) = sat8(y − ⌊Σy/d⌋)`` (d a power of two, so the
-    mean is an arithmetic shift). The row leaves with the skip row's tag. One row per cycle, one cycle latency."""
+    mean is an arithmetic shift). The row leaves with the skip row's tag. One row per cycle, three cycles latency:
+    y is registered, then Σy, then the output, so no cycle holds more than one of the d adds, the d-input sum and
+    the d subtracts (at d = 64 the one-cycle version was a 75 MHz critical path, and Yosys 0.70's ABC9 mapping
+    of it for the ECP5 failed an assertion). The stages advance together whenever the output is free."""
 
     def __init__(self, d: int):
         if d & (d - 1):
@@ -49,19 +52,23 @@ class AddNorm(wiring.Component):
         m = Module()
         d = self._d
         b, s = self.i_branch.payload.x, self.i_skip.payload.x
-        y = [Signal(range(-128, 128), name=f"y{i}") for i in range(d)]
-        m.d.comb += [y[i].eq(sat(b[i] + s[i])) for i in range(d)]
-        total = Signal(range(-128 * d, 128 * d))
-        m.d.comb += total.eq(sum(y))
-        mean = total >> (d.bit_length() - 1)            # floor division by d
-        free = ~self.o_rows.valid | self.o_rows.ready
-        with m.If(self.o_rows.ready):
-            m.d.sync += self.o_rows.valid.eq(0)
-        take = self.i_branch.valid & self.i_skip.valid & free
+        out = self.o_rows
+        advance = ~out.valid | out.ready
+        take = self.i_branch.valid & self.i_skip.valid & advance
         m.d.comb += [self.i_branch.ready.eq(take), self.i_skip.ready.eq(take)]
-        with m.If(take):
-            m.d.sync += [self.o_rows.valid.eq(1), self.o_rows.payload.tag.eq(self.i_skip.payload.tag)]
-            m.d.sync += [self.o_rows.payload.x[i].eq(sat(y[i] - mean)) for i in range(d)]
+        y1 = [Signal(range(-128, 128), name=f"y1_{i}") for i in range(d)]
+        y2 = [Signal(range(-128, 128), name=f"y2_{i}") for i in range(d)]
+        valid1, valid2 = Signal(), Signal()
+        tag1, tag2 = Signal(TAG), Signal(TAG)
+        total = Signal(range(-128 * d, 128 * d))
+        with m.If(advance):
+            m.d.sync += [valid1.eq(take), valid2.eq(valid1), out.valid.eq(valid2),
+                         tag1.eq(self.i_skip.payload.tag), tag2.eq(tag1), out.payload.tag.eq(tag2),
+                         total.eq(sum(y1))]
+            m.d.sync += [y1[i].eq(sat(b[i] + s[i])) for i in range(d)]
+            m.d.sync += [y2[i].eq(y1[i]) for i in range(d)]
+            mean = total >> (d.bit_length() - 1)        # floor division by d
+            m.d.sync += [out.payload.x[i].eq(sat(y2[i] - mean)) for i in range(d)]
         return m
 
 
