@@ -18,6 +18,10 @@ __all__ = ["app", "run", "virtual_board"]
 
 app = typer.Typer()
 
+#: A read timeout for the virtual board: its wall time per simulated byte is far from the baud rate's (the d = 64
+#: ULX3S top simulates about 28 k cycles/s, so its 45 kB weight load takes about 4 minutes before the 'K').
+VIRTUAL_TIMEOUT_S = 900
+
 KeepOpt = Annotated[float, typer.Option("--keep", min=0.01, max=1.0, metavar="K",
                                         help="virtual board: the FPAA model's keep target (θ trimmed on the "
                                              "training images)")]
@@ -75,7 +79,8 @@ def run(board: BoardOpt = "icebreaker",
                                             help="digits test images")] = 20,
         keep: KeepOpt = 0.3,
         timeout: Annotated[float, typer.Option("--timeout", min=0.1, metavar="S",
-                                               help="seconds without a byte before a read fails (virtual: 120)")]
+                                               help="seconds without a byte before a read fails (virtual board: at "
+                                                    "least 900, the simulation is slow)")]
         = 5.0,
         work_dir: VirtualDirOpt = Path("build/virtual"),
         out: Annotated[Path | None, typer.Option("--out", "-o", metavar="FILE", help="write the report as JSON")]
@@ -102,7 +107,7 @@ def run(board: BoardOpt = "icebreaker",
                 port = f"socket://127.0.0.1:{vboard.start()}"
         except VirtualBoardError as e:
             fail(str(e), 1)
-        cfg, design, timeout = vboard.cfg, vboard.design, max(timeout, 120)
+        cfg, design, timeout = vboard.cfg, vboard.design, max(timeout, VIRTUAL_TIMEOUT_S)
         model_keep = lambda tokens: expected_keep(cfg, tokens).keep     # noqa: E731
     else:
         design, model_keep = resolve_design(cfg), None
