@@ -93,9 +93,9 @@ class BoardLink:
 
     def score(self, tokens: np.ndarray, drop: bool) -> Answer:
         """SCORE one sequence of ``n`` int8 tokens; the board's answer, decoded."""
-        command = encode_scored_sequence(tokens, drop)
         if len(tokens) != self.n:
             raise HostError(f"a SCORE sequence is model.seq_len = {self.n} tokens, not {len(tokens)}")
+        command = encode_scored_sequence(tokens, drop)
         self._write(command)
         size = answer_bytes(self.classes, self.n)
         raw = self._read(size, f"the {size}-byte SCORE answer", extra_s=self._transfer_s(len(command)))

@@ -15,7 +15,6 @@ What differs from the bitstream, and why:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -85,18 +84,14 @@ class VirtualBoard:
         if not source.is_file() or source.read_text() != text:
             source.write_text(text)          # unchanged Verilog keeps its timestamp: the Verilator build is reused
         activate_verilator()
-        stamp = self.where / "obj" / "verilog.sha256"
-        digest = hashlib.sha256(text.encode()).hexdigest()
         runner = get_runner("verilator")
         runner.log.setLevel(log.getEffectiveLevel())   # the runner forces INFO; follow the caller's logging
-        if not (stamp.is_file() and stamp.read_text() == digest):
-            try:
-                runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=self.where / "obj",
-                             build_args=[*LINT_WAIVERS, "-O3", "--x-assign", "fast", "--x-initial", "fast"],
-                             log_file=self.where / "build.log", always=True)
-            except (RuntimeError, SystemExit) as e:
-                raise VirtualBoardError(f"Verilator build failed ({e}); see {self.where / 'build.log'}") from None
-            stamp.write_text(digest)
+        try:                                 # Verilator skips an unchanged model, make an unchanged object
+            runner.build(sources=[source], hdl_toplevel=TOPLEVEL, build_dir=self.where / "obj",
+                         build_args=[*LINT_WAIVERS, "-O3", "--x-assign", "fast", "--x-initial", "fast"],
+                         log_file=self.where / "build.log")
+        except (RuntimeError, SystemExit) as e:
+            raise VirtualBoardError(f"Verilator build failed ({e}); see {self.where / 'build.log'}") from None
         self._runner = runner
 
     def start(self, timeout_s: float = 120.0) -> int:
@@ -118,7 +113,7 @@ class VirtualBoard:
                 self._runner.test(test_module="atis.cocotb_tests.virtual_board", hdl_toplevel=TOPLEVEL,
                                   build_dir=self.where / "obj", test_dir=self.where, extra_env=env,
                                   results_xml=str(self.where / "results.xml"), log_file=self.where / "sim.log")
-            except (RuntimeError, SystemExit) as e:
+            except (Exception, SystemExit) as e:      # reported by start()/wait(), not as a thread traceback
                 self._error = e
 
         self._thread = threading.Thread(target=simulate, name="virtual-board", daemon=True)
@@ -126,7 +121,8 @@ class VirtualBoard:
         deadline = time.monotonic() + timeout_s
         while not port_file.is_file():
             if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise VirtualBoardError(f"the virtual board did not come up; see {self.where / 'sim.log'}")
+                why = f" ({type(self._error).__name__}: {self._error})" if self._error else ""
+                raise VirtualBoardError(f"the virtual board did not come up{why}; see {self.where / 'sim.log'}")
             time.sleep(0.05)
         self.port = int(port_file.read_text())
         return self.port

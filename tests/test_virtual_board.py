@@ -45,3 +45,7 @@ def test_digits_on_the_virtual_board_match_golden_and_the_fpaa_model_and_survive
     clean = len(load_bytes(w)) + 5 + IMAGES * (2 + n * d)
     assert board["led_error_after_bytes_in"] is None or board["led_error_after_bytes_in"] > clean
     assert board["tokens_scored"] >= (IMAGES + 2) * n     # the broken command's sequence was scored too
+    again = VirtualBoard("icebreaker", load_config(bundled_config("icebreaker")), keep=0.3, work_dir=tmp_path)
+    with again:                              # the second start reuses the Verilator build and comes up
+        assert again.port
+    assert again.wait()["bytes_in"] == 0
