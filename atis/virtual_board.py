@@ -48,8 +48,9 @@ class VirtualBoardError(RuntimeError):
 
 class VirtualBoard:
     """``prepare()`` (config, Verilog, Verilator build; rebuilt only when the Verilog changes), ``start()`` (the
-    simulation in a thread, listening; returns the TCP port), ``stop()`` (waits for it to end; its metrics).
-    Used as a context manager it prepares and starts on entry and stops on exit."""
+    simulation in a thread, listening; returns the TCP port), ``wait()`` (until it ends; its metrics) and
+    ``stop()`` (end it even if no host came, then wait). As a context manager it prepares and starts on entry
+    and stops on exit."""
 
     def __init__(self, board: str, cfg: AtisConfig | None = None, *, keep: float = 0.3,
                  work_dir: Path = DEFAULT_WORK_DIR, port: int = 0, once: bool = True):
