@@ -19,7 +19,7 @@ from .design import DesignSpec
 from .protocol import Answer, HostOp, HostReply, answer_bytes, decode_answer, encode_load, encode_scored_sequence
 
 __all__ = ["HostError", "BoardLink", "ImageResult", "RunReport", "run_digits", "check_link_rate", "scoring_cycles",
-           "image_scoring_cycles", "min_uart_divisor"]
+           "image_scoring_cycles", "min_uart_divisor", "link_baud"]
 
 #: A byte no command starts with: the board answers it with a lone ``'?'`` (used to find the command boundary).
 PROBE = ord("?")
@@ -154,6 +154,11 @@ def image_scoring_cycles(design: DesignSpec, n: int) -> int:
     return n * scoring_cycles(design) + seq.settle_cycles + seq.wait_cycles + 2
 
 
+def link_baud(design: DesignSpec) -> int:
+    """The baud rate the design's UART runs at (clock / ``uart_divisor``)."""
+    return round(1e9 / design.sequencer.clock_ns / design.uart_divisor)
+
+
 def min_uart_divisor(design: DesignSpec) -> int:
     """The smallest UART divisor (clock / baud) at which a token's d bytes take no less than its scoring."""
     return -(-scoring_cycles(design) // (10 * design.projection.d))
@@ -164,7 +169,7 @@ def check_link_rate(design: DesignSpec, baud: int) -> None:
     needs for it, or the board's receiver overruns. Raises HostError naming the fastest safe baud rate."""
     clock_hz = 1e9 / design.sequencer.clock_ns
     if round(clock_hz / baud) != design.uart_divisor:
-        raise HostError(f"--baud {baud}: the bitstream's UART runs at {clock_hz / design.uart_divisor:.0f} baud "
+        raise HostError(f"--baud {baud}: the bitstream's UART runs at {link_baud(design)} baud "
                         "(fpga.uart_baud of its config)")
     if design.uart_divisor < min_uart_divisor(design):
         raise HostError(f"fpga.uart_baud = {baud}: a token's {design.projection.d} bytes arrive in "

@@ -31,7 +31,7 @@ from .cocotb_tests.runner import PACKAGE_PARENT
 from .config import AtisConfig, config_to_dict, load_config, with_overrides
 from .design import BoardTopKind, DesignSpec, resolve_design
 from .hdl.export import LINT_WAIVERS
-from .host import min_uart_divisor
+from .host import link_baud, min_uart_divisor
 from .toolchain import activate_verilator
 
 __all__ = ["VirtualBoard", "VirtualBoardError", "DEFAULT_WORK_DIR"]
@@ -67,7 +67,7 @@ class VirtualBoard:
 
     @property
     def baud(self) -> int:
-        return round(1e9 / self.design.sequencer.clock_ns / self.design.uart_divisor)
+        return link_baud(self.design)
 
     def prepare(self) -> None:
         from cocotb_tools.runner import get_runner

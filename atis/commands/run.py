@@ -89,7 +89,7 @@ def run(board: BoardOpt = "icebreaker",
     """Digits test images through a pipeline board: load weights, score, prune, classify; every logit checked
     against the golden model on the keep mask the board returned."""
     from atis.design import resolve_design
-    from atis.host import BoardLink, HostError, check_link_rate
+    from atis.host import BoardLink, HostError, check_link_rate, link_baud
 
     if (port is None) == (not virtual):
         fail("give --port PORT (a board) or --virtual (the simulated board), one of them", 2)
@@ -114,7 +114,7 @@ def run(board: BoardOpt = "icebreaker",
         if design.scorer != "fpaa" or design.transformer_unsupported:
             fail(f"{cfg.source}: no pipeline bitstream can be built from this config "
                  f"({design.transformer_unsupported or 'fpga.scorer = digital'})", 2)
-    baud = round(1e9 / design.sequencer.clock_ns / design.uart_divisor)
+    baud = link_baud(design)
     try:
         check_link_rate(design, baud)
         with BoardLink(port, baud=baud, classes=cfg.transformer.classes, n=cfg.model.seq_len,
