@@ -42,6 +42,7 @@ class ComparatorBank:
         self.theta = np.full(circuits, cfg.theta_V)
         self.output = np.zeros(circuits, dtype=bool)
         self.activity = np.full(circuits, cfg.keep_target)
+        self._trimmed = self.theta.copy()
 
     def thresholds(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(falling, rising) trip points including offset and the hysteresis band."""
@@ -97,3 +98,10 @@ class ComparatorBank:
             mid = 0.5 * (lo + hi)
             lo, hi = (mid, hi) if kept(mid) < keep else (lo, mid)
         self.theta = theta_at(hi)
+        self._trimmed = self.theta.copy()
+
+    def reset(self) -> None:
+        """Power-on state: outputs low, activity at the target, θ back to its trimmed value (``adaptive`` moves it)."""
+        self.output[:] = False
+        self.activity[:] = self.cfg.keep_target
+        self.theta = self._trimmed.copy()

@@ -46,7 +46,13 @@ class ScoreResult:
 
 
 class FpaaModel:
-    """One FPAA configured from an :class:`AtisConfig`; stateful (settling, noise, hysteresis, θ, EMA)."""
+    """One FPAA configured from an :class:`AtisConfig`.
+
+    It is stateful, like the circuit: the DAC outputs settle from the previous token, the comparators keep their
+    hysteresis state (and, ``adaptive``, their moving θ), the EMA prototype its charge, and the noise stream runs on.
+    So consecutive :meth:`score` calls continue one token stream: ``score(a); score(b)`` equals ``score(a + b)``,
+    and scoring a sequence after another differs slightly from scoring it first. Call :meth:`reset` between
+    sequences for results that do not depend on what came before (:meth:`score_sequences` does)."""
 
     def __init__(self, cfg: AtisConfig, prototypes: np.ndarray | None = None,
                  reference_codes: np.ndarray | None = None):
@@ -73,6 +79,7 @@ class FpaaModel:
         self.period_ns = 1e3 / f.token_rate_MHz
         self.write_ages_ns = np.full(m, cfg.dac.settle_ns)
         self._dac_state = self.dac.midscale
+        self._ema_initial = grouped
         self.reference_codes: np.ndarray | None = None
         self._reference_spread = None
         if reference_codes is None and f.comparator.threshold == "target":
@@ -128,6 +135,25 @@ class FpaaModel:
             parts.append(self._evaluate(volts, None if queries is None else queries[chunk]))
         return ScoreResult(*(np.concatenate([getattr(p, k) for p in parts])
                              for k in ("score", "keep", "circuits", "fired", "theta")))
+
+    def reset(self, noise: bool = True) -> None:
+        """Back to the power-on state (DAC outputs at mid-scale, comparators low at their trimmed θ, EMA charged
+        to the prototype); ``noise``: restart the noise stream too, so equal inputs give equal outputs. Calibration
+        (θ, TIA gain trim, temperature) is kept."""
+        self._dac_state = self.dac.midscale
+        self._ema_state = self._ema_initial
+        self.comparators.reset()
+        if noise:
+            self._noise = np.random.default_rng([self.cfg.fpaa.seed, 1])
+
+    def score_sequences(self, sequences, noise: bool = False) -> list[ScoreResult]:
+        """Score each ``codes[n_i, m]`` of ``sequences`` from the power-on state (:meth:`reset` before each; the
+        noise stream runs on unless ``noise``), so a sequence's result does not depend on its neighbours."""
+        out = []
+        for codes in sequences:
+            self.reset(noise=noise)
+            out.append(self.score(codes))
+        return out
 
     def pins(self) -> FpaaPins:
         """A pin-level view for co-simulation, sharing this model's comparators, noise and temperature."""

@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from .commands import analog, bench, boards, config, demo, digits, rtl, run
+from .commands import analog, bench, boards, config, demo, digits, rtl, run, validate
 from .commands._common import err
 from .config import ConfigError
 from .toolchain import ToolchainError
@@ -17,7 +17,7 @@ __all__ = ["app", "main"]
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="atis: Analog Token Importance Scoring — FPGA + FPAA co-design flow.")
 # Unnamed sub-apps put their commands at the top level, in this order (the order `atis --help` lists them).
-for group in (config, rtl, demo, analog, boards, run, digits):
+for group in (config, rtl, demo, analog, boards, run, digits, validate):
     app.add_typer(group.app)
 app.add_typer(bench.app, name="bench")
 

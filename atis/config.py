@@ -33,7 +33,7 @@ from .config_analog import (
 
 __all__ = ["ConfigError", "ModelConfig", "ProjectionConfig", "FpgaConfig", "DacConfig", "OtaConfig", "TiaConfig",
            "ComparatorConfig", "PrototypeConfig", "HeadsConfig", "FpaaConfig", "EnergyConfig", "TransformerConfig",
-           "AtisConfig",
+           "AtisConfig", "ScorerConfig",
            "load_config", "config_from_dict", "config_to_dict", "config_reference",
            "config_reference_markdown", "merge", "with_overrides", "bundled_config", "DEFAULT_CONFIG"]
 
@@ -76,6 +76,13 @@ class ProjectionConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ScorerConfig:
+    """A fitted scorer from one file (``atis.calibrate``); it sets the keys :meth:`ScorerSpec.overrides` lists."""
+    spec: Path | None = field(default=None, metadata={"doc": ".npz written by ScorerSpec.save: projection P, "
+                                                             "shift, DAC bits, prototypes q and θ in one file"})
+
+
+@dataclass(frozen=True, slots=True)
 class AtisConfig:
     """The whole flow's configuration. ``source`` is the YAML it came from (None when built in code)."""
     model: ModelConfig = field(default_factory=ModelConfig)
@@ -85,6 +92,7 @@ class AtisConfig:
     fpaa: FpaaConfig = field(default_factory=FpaaConfig)
     energy: EnergyConfig = field(default_factory=EnergyConfig)
     transformer: TransformerConfig = field(default_factory=TransformerConfig)
+    scorer: ScorerConfig = field(default_factory=ScorerConfig)
     source: Path | None = field(default=None, compare=False, metadata={"internal": True})
 
 
@@ -223,8 +231,38 @@ def _cross_check_analog(cfg: AtisConfig) -> None:
 def config_from_dict(data: Any, base_dir: Path | str = ".", source: Path | None = None) -> AtisConfig:
     """Validate a parsed YAML mapping; relative file paths resolve against ``base_dir``."""
     cfg = _build(AtisConfig, data, "", Path(base_dir))
+    if cfg.scorer.spec is not None:
+        cfg = _apply_spec(cfg, data)
     cfg = dataclasses.replace(cfg, source=source)
     _cross_check(cfg)
+    return cfg
+
+
+def _apply_spec(cfg: AtisConfig, data: dict) -> AtisConfig:
+    """The config with ``scorer.spec``'s keys set; a key the YAML also sets must agree (else ConfigError)."""
+    from .scorer_spec import ScorerSpec
+    path = cfg.scorer.spec
+    overrides = ScorerSpec.load(path, "scorer.spec").overrides(path)
+    built = _build(AtisConfig, overrides, "", Path("."))
+    for key in _leaves(overrides):
+        given, section = data, True
+        for part in key.split("."):
+            section = isinstance(given, dict) and part in given
+            given = given[part] if section else None
+        if section and _leaf(cfg, key) != _leaf(built, key):
+            raise ConfigError(f"{key} = {given!r}: conflicts with scorer.spec ({_leaf(built, key)!r}); "
+                              "remove the key, or make it equal")
+    return _build(AtisConfig, merge(config_to_dict(cfg), overrides), "", Path("."))
+
+
+def _leaves(tree: dict, prefix: str = ""):
+    for key, value in tree.items():
+        yield from _leaves(value, f"{prefix}{key}.") if isinstance(value, dict) else [prefix + key]
+
+
+def _leaf(cfg: Any, key: str) -> Any:
+    for part in key.split("."):
+        cfg = getattr(cfg, part)
     return cfg
 
 

@@ -152,6 +152,8 @@ class EnergyConfig:
     dac_pJ_per_conv_bit: float = field(default=1.0, metadata=_num(0.0, 1e6, "DAC energy per conversion per bit"))
     dac_static_uW_per_channel: float = field(default=0.0, metadata=_num(0.0, 1e6, "DAC bias power per channel"))
     mac_pJ: float = field(default=1.0, metadata=_num(0.0, 1e6, "digital MAC energy (seed: ~1 pJ)"))
+    add_pJ: float = field(default=0.1, metadata=_num(0.0, 1e6, "digital add energy (a ±1 JL projection adds, "
+                                                               "it does not multiply)"))
     seq_len: int = field(default=1024, metadata=_int(1, 1 << 20, "tokens per sequence whose attention is costed"))
     attention_pJ_per_element: float = field(default=128.0, metadata=_num(0.0, 1e9, "per n² element: Q·K and A·V "
                                                                                   "at d = 64, 1 pJ/MAC"))

@@ -28,8 +28,8 @@ from scipy.stats import spearmanr
 
 from atis.analog_models import FpaaModel
 from atis.analog_models.energy import energy_report
-from atis.golden.prototype import least_squares_prototype
 
+from .calibrate import centered_prototype
 from .config import AtisConfig, ConfigError, with_overrides
 from .digits import PIXELS, load_embedding, load_split
 from .golden.digital_scorer import DigitalScorerSpec, digital_scores
@@ -47,12 +47,6 @@ def _top_k(scores: np.ndarray, keep: float) -> np.ndarray:
     k = max(1, round(keep * scores.shape[1]))
     ranks = np.argsort(np.argsort(-scores, axis=1, kind="stable"), axis=1)
     return ranks < k
-
-
-def _centered_prototype(features: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Least-squares prototype of centred features vs centred attention (the offset belongs to θ)."""
-    f = features - features.mean(axis=0)
-    return least_squares_prototype(f, target - target.mean())
 
 
 def _neighbourhoods(images: np.ndarray) -> np.ndarray:
@@ -93,7 +87,7 @@ class _Data:
             for shift in range(low, min(low + 7, 32)):
                 c = with_overrides(cfg, {"projection": {"shift": shift}})
                 codes = self.codes(c, "train")[sample] - (1 << (c.projection.dac_bits - 1))
-                q = _centered_prototype(codes, target)
+                q = centered_prototype(codes, target)
                 model = FpaaModel(with_overrides(c, {"fpaa": {"comparator": {"threshold": "fixed"}}}),
                                   prototypes=np.repeat(q, c.fpaa.heads.count, axis=0))
                 with warnings.catch_warnings():         # a saturated candidate scores constant: rho = nan
@@ -115,7 +109,7 @@ def _fpaa_masks(data: _Data, cfg: AtisConfig, keep: float, *, drift: float = 0.0
         "keep_target": keep, "threshold": "adaptive" if adaptive else "target"}}})
     train_codes, test_codes = data.codes(bits_cfg, "train"), data.codes(bits_cfg, "test")
     mid = 1 << (bits_cfg.projection.dac_bits - 1)
-    q = _centered_prototype(train_codes - mid, data.train_att.reshape(-1))
+    q = centered_prototype(train_codes - mid, data.train_att.reshape(-1))
     model = FpaaModel(bits_cfg, prototypes=np.repeat(q, bits_cfg.fpaa.heads.count, axis=0),
                       reference_codes=train_codes)
     model.temperature_C += drift
@@ -128,7 +122,7 @@ def _digital_masks(data: _Data, cfg: AtisConfig, keep: float) -> np.ndarray:
     cfg = data.calibrated(cfg)
     train_codes, test_codes = data.codes(cfg, "train"), data.codes(cfg, "test")
     mid = 1 << (cfg.projection.dac_bits - 1)
-    q = _centered_prototype(train_codes - mid, data.train_att.reshape(-1))[0]
+    q = centered_prototype(train_codes - mid, data.train_att.reshape(-1))[0]
     spec = DigitalScorerSpec(np.round(127 * q / np.abs(q).max()).astype(np.int64), 0, cfg.projection.dac_bits)
     threshold = int(np.floor(np.quantile(digital_scores(train_codes, spec), 1.0 - keep)))
     return (digital_scores(test_codes, spec) > threshold).reshape(-1, PIXELS)
@@ -143,7 +137,7 @@ def _sensor_masks(data: _Data, cfg: AtisConfig, keep: float) -> np.ndarray:
     def volts(px):
         return dac.v_zero + (dac.v_full - dac.v_zero) * px / 16.0
     train_px, test_px = _neighbourhoods(data.split.x_train), _neighbourhoods(data.split.x_test)
-    q = _centered_prototype(train_px.astype(float), data.train_att.reshape(-1))
+    q = centered_prototype(train_px.astype(float), data.train_att.reshape(-1))
     model = FpaaModel(sensor_cfg, prototypes=np.repeat(q, sensor_cfg.fpaa.heads.count, axis=0))
     reference = model._tia(volts(train_px), model.weights, None)
     model.comparators.fit_quantile(reference, keep, sensor_cfg.fpaa.heads.consensus_k)
@@ -245,7 +239,7 @@ def fpaa_scorer_overrides(cfg: AtisConfig, keep: float, where) -> dict:
     c = data.calibrated(cfg)
     c = with_overrides(c, {"fpaa": {"comparator": {"keep_target": keep, "threshold": "target"}}})
     train_codes = data.codes(c, "train")
-    q = _centered_prototype(train_codes - (1 << (c.projection.dac_bits - 1)), data.train_att.reshape(-1))
+    q = centered_prototype(train_codes - (1 << (c.projection.dac_bits - 1)), data.train_att.reshape(-1))
     q = np.repeat(q, c.fpaa.heads.count, axis=0)
     model = FpaaModel(c, prototypes=q, reference_codes=train_codes)
     path = Path(where) / "prototype.npz"

@@ -71,3 +71,28 @@ def test_atis_energy_cli_prints_tables_plot_and_json(tmp_path):
     assert figures["attention_elements_pruned"] == 94249
     assert "scoring energy per token" in proc.stdout
     assert plot.stat().st_size > 10_000 and plot.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_break_even_counts_the_projection_and_solves_for_n(tmp_path):
+    import numpy as np
+
+    from atis.analog_models.breakeven import break_even_n, break_even_table, projection_pJ, scorer_pJ
+    from atis.config import load_config, with_overrides
+    from atis.golden.projection import projection_matrix
+    cfg = load_config()
+    assert projection_pJ(cfg) == np.count_nonzero(projection_matrix(cfg)) * cfg.energy.add_pJ
+    np.savez(tmp_path / "P.npz", P=np.ones((cfg.projection.m, cfg.model.d_model), dtype=np.int64))
+    learned = with_overrides(cfg, {"projection": {"kind": "learned", "weights": str(tmp_path / "P.npz")}})
+    assert projection_pJ(learned) == cfg.model.d_model * cfg.projection.m * cfg.energy.mac_pJ
+    per = scorer_pJ(learned)
+    assert per["ATIS sensor mode"] < cfg.model.d_model      # no projection: the sensor drives the OTAs
+    a = cfg.energy.attention_pJ_per_element
+    for s in per.values():
+        n = break_even_n(s, 0.3, a)
+        for scale, cheaper in ((0.9, False), (1.1, True)):
+            x = n * scale
+            assert (x * s + (0.3 * x) ** 2 * a < x * x * a) == cheaper
+    table = break_even_table(cfg, ns=(64,), keeps=(0.3,))
+    row = table["rows"][0]
+    assert row["dense attention"] == 64 * 64 * a * 1e-3
+    assert row["digital scorer"] == (64 * table["per_token_pJ"]["digital scorer"] + 19 * 19 * a) * 1e-3

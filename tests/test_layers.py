@@ -1,6 +1,6 @@
 """The layers of atis point one way (docs/architecture.md): every import in the package is parsed and checked.
 
-0. core      config, golden models, design specs, protocol, toolchain, the digits data
+0. core      config (and the scorer spec it reads), golden models, design specs, protocol, toolchain, digits data
 1. models    atis.hdl, atis.analog_models            (import only the core)
 2. benches   atis.cocotb_tests, atis.boards           (import the models and the core)
 3. flows     everything else in atis: CLI, commands, demo, sweep, train, reports
@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 CORE = ("atis.config", "atis.config_analog", "atis.golden", "atis.design", "atis.protocol", "atis.toolchain",
-        "atis.digits", "atis.configs")
+        "atis.digits", "atis.configs", "atis.scorer_spec")
 LAYERS: dict[str, int] = {**dict.fromkeys(CORE, 0), "atis.hdl": 1, "atis.analog_models": 1,
                           "atis.cocotb_tests": 2, "atis.boards": 2}
 NAMES = ("core", "models", "benches", "flows")

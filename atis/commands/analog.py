@@ -62,14 +62,22 @@ def fpaa(config: ConfigOpt = None,
 def energy(config: ConfigOpt = None,
            plot: Annotated[Path, typer.Option("--plot", metavar="PNG", help="stacked-bar figure")] = Path(
                "build/energy.png"),
+           break_even: Annotated[bool, typer.Option("--break-even", help="the break-even table: per n and keep "
+                                                    "ratio, which pruned system beats dense attention and the "
+                                                    "digital scorer")] = False,
            as_json: FiguresJsonOpt = False) -> None:
     """Honest energy accounting (seed §4.2-§4.3): analog core, DACs, digital scorer, attention saved."""
+    from atis.analog_models.breakeven import break_even_markdown, break_even_table
     from atis.analog_models.energy import energy_report
 
     from ..energy_view import energy_plot, energy_tables
-    report = energy_report(load_config(config))
+    cfg = load_config(config)
+    report = energy_report(cfg)
     for table in energy_tables(report):
         console.print(table)
     console.print(f"plot: {energy_plot(report, plot)}", highlight=False)
+    table = break_even_table(cfg) if break_even else None
+    if table:
+        console.print(break_even_markdown(table), highlight=False, markup=False)
     if as_json:
-        print(json.dumps(report.summary))
+        print(json.dumps(report.summary | ({"break_even": table} if table else {})))

@@ -120,6 +120,8 @@ def project(tokens: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     tokens = np.asarray(tokens)
     if tokens.min(initial=0) < -128 or tokens.max(initial=0) > 127:
         raise ValueError("tokens must be int8 values in -128..127")
+    if accumulator_bits(matrix) <= 53:      # every partial sum is an integer below 2^53: float64 BLAS is exact
+        return (tokens.astype(np.float64) @ matrix.T.astype(np.float64)).astype(np.int64)
     return tokens.astype(np.int64) @ matrix.T
 
 

@@ -1,0 +1,186 @@
+"""Phase 1 on a real pre-trained transformer (seed §2.3, §7): how well does each scorer rank real attention?
+
+Ground truth per layer: the attention each token receives (Σ over queries, mean over heads) in all-MiniLM-L6-v2
+on held-out docstrings (:mod:`atis.corpus`). Every scorer ranks a sequence's tokens; at keep ratio r it keeps its
+top ``k = round(r·n)``. Metrics per scorer × keep, mean over sequences and layers (and per layer):
+
+* ``mass``: the share of attention the kept tokens receive; ``gain``: (mass − random) / (oracle − random);
+* ``recall``: |kept ∩ oracle top-k| / k; ``spearman``: rank correlation of the scores with the ground truth;
+* end to end, pruning before layer ``PRUNE_LAYER`` with that layer's scorer: cosine of the pruned vs the unpruned
+  sentence embedding (``cos_mean``, ``cos_p5``: the mean hides failures) and ``retrieval``, the overlap of the 5
+  nearest neighbours among the evaluation texts with and without pruning.
+
+Scorers: ``oracle``, ``random``, ``key-norm`` (‖W_K·h + b‖), ``pagerank`` (Zero-TPrune-like weighted PageRank of
+the attention graph: it needs the attention, so it is the strong digital reference, not a pre-filter),
+``linear-d`` (float, the listwise ranking direction on the full hidden state: no projection, no circuit), and the
+hardware-faithful ``fpaa-*``: :func:`atis.calibrate.calibrate` fits on the calibration split, the golden int8
+projection and the behavioral FPAA model (DAC settling and INL, OTA tanh and mismatch, noise, TIA) score. Ranking
+uses the analog score S (what a multi-bit readout sees); the comparator's own keep bits against the global θ give
+``mask_kept_p5/p50/p95`` (the per-sequence kept fraction) and ``mask_mass``.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from scipy.stats import spearmanr
+
+from .calibrate import calibrate, ranking_direction
+from .config import AtisConfig
+from .corpus import docstring_corpus
+
+__all__ = ["run_validate", "KEEPS", "PRUNE_LAYER"]
+
+KEEPS = (0.2, 0.3, 0.4)
+PRUNE_LAYER = 2
+DRIFT_C = 10.0
+NEIGHBOURS = 5
+
+
+def _spread(texts: list[str], n: int) -> list[str]:
+    """``n`` texts evenly spaced over the list (every package represented), in order."""
+    if n >= len(texts):
+        return list(texts)
+    return [texts[i] for i in np.linspace(0, len(texts) - 1, n).round().astype(int)]
+
+
+def _top(scores: np.ndarray, keep: float) -> np.ndarray:
+    k = max(1, round(keep * len(scores)))
+    mask = np.zeros(len(scores), dtype=bool)
+    mask[np.argsort(-scores, kind="stable")[:k]] = True
+    return mask
+
+
+def _pagerank(graph: np.ndarray, steps: int = 30) -> np.ndarray:
+    s = np.full(len(graph), 1.0 / len(graph))
+    for _ in range(steps):
+        s = graph.T @ s
+    return s
+
+
+def _rho(a: np.ndarray, b: np.ndarray) -> float:
+    if len(a) < 3 or np.ptp(a) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
+class _Layer:
+    """Every scorer of one layer: scores (and keep bits, for the FPAA ones) of the evaluation sequences."""
+
+    def __init__(self, model, layer: int, cal, ev, m: int, cfg: AtisConfig | None, bits: tuple[int, ...],
+                 keeps: tuple[float, ...]):
+        wk, bk, wq, bq = model.key_query(layer)
+        cal_h = [e.hidden[layer].astype(np.float64) for e in cal]
+        cal_r = [e.received[layer] for e in cal]
+        hs = [e.hidden[layer].astype(np.float64) for e in ev]
+        self.truth = [e.received[layer] for e in ev]
+        rng = np.random.default_rng(layer)
+        self.scores: dict[str, list[np.ndarray]] = {
+            "oracle": self.truth, "random": [rng.random(len(h)) for h in hs],
+            "key-norm": [np.linalg.norm(h @ wk.T + bk, axis=1) for h in hs],
+            "pagerank": [_pagerank(e.graph[layer].astype(np.float64)) for e in ev]}
+        mu = np.concatenate(cal_h).mean(axis=0)
+        w = ranking_direction([h - mu for h in cal_h], cal_r)
+        self.scores["linear-d"] = [(h - mu) @ w for h in hs]
+        self.masks: dict[str, dict[float, list[np.ndarray]]] = {}
+        mean_query = (np.concatenate(cal_h) @ wq.T + bq).mean(axis=0)
+        fits = {"fpaa-jl": dict(projection="jl"), "fpaa-fold": dict(projection="fold", wk=wk, mean_query=mean_query),
+                "fpaa-learned": dict(projection="learned")}
+        learned = None
+        fits |= {f"fpaa-learned-{b}b": dict(projection="learned", dac_bits=b) for b in bits}
+        for name, kw in fits.items():
+            if learned is not None and kw["projection"] == "learned":
+                kw = kw | {"matrix": learned}        # the bit variants share the learned projection
+            scorer = calibrate(cal_h, cal_r, m=m, cfg=cfg, keep=keeps[0], **kw)
+            if name == "fpaa-learned":
+                learned = scorer.spec.matrix
+            self._fpaa(name, scorer, hs, keeps, scorer.model)
+            if name == "fpaa-learned":
+                for sign, label in ((1, "+"), (-1, "-")):
+                    for retrim in (False, True):
+                        tag = f"{name} {label}{DRIFT_C:g}C" + (" trimmed" if retrim else "")
+                        self._fpaa(tag, scorer, hs, keeps, lambda keep, f=scorer, s=sign, r=retrim: f.model(
+                            keep, temperature_offset_C=s * DRIFT_C, retrim=r))
+
+    def _fpaa(self, name, scorer, hs, keeps, model_for):
+        """Scores (θ-independent) and, per keep ratio, the keep bits of θ trimmed for it (at 27 °C)."""
+        self.masks[name] = {}
+        for keep in keeps:
+            results = scorer.score(hs, model=model_for(keep))
+            self.scores[name] = [r.score for r in results]
+            self.masks[name][keep] = [r.keep for r in results]
+
+    def metrics(self, name: str, keep: float) -> dict:
+        mass, recall = [], []
+        for s, t in zip(self.scores[name], self.truth):
+            kept, best = _top(s, keep), _top(t, keep)
+            mass.append(t[kept].sum() / t.sum())
+            recall.append((kept & best).sum() / best.sum())
+        out = {"mass": float(np.mean(mass)), "recall": float(np.mean(recall)),
+               "spearman": float(np.nanmean([_rho(s, t) for s, t in zip(self.scores[name], self.truth)]))}
+        if name in self.masks:
+            masks = self.masks[name][keep]
+            out["mask_mass"] = float(np.mean([t[k].sum() / t.sum() for k, t in zip(masks, self.truth)]))
+        return out
+
+
+def _end_to_end(model, ev, layer: _Layer, name: str, keep: float) -> dict:
+    full = np.array([e.embedding for e in ev])
+    pruned = model.pruned_embeddings(ev, [_top(s, keep) for s in layer.scores[name]], PRUNE_LAYER)
+    cos = (full * pruned).sum(axis=1)
+    out = {"cos_mean": float(cos.mean()), "cos_p5": float(np.quantile(cos, 0.05))}
+    if len(ev) > NEIGHBOURS:
+        def neighbours(x):
+            sim = x @ full.T
+            np.fill_diagonal(sim, -np.inf)
+            return np.argsort(-sim, axis=1)[:, :NEIGHBOURS]
+        a, b = neighbours(full), neighbours(pruned)
+        out["retrieval"] = float(np.mean([len(set(x) & set(y)) / NEIGHBOURS for x, y in zip(a, b)]))
+    return out
+
+
+def run_validate(limit: int = 256, calibration: int = 512, keeps=KEEPS, m: int = 64, bits=(8, 4, 3),
+                 cfg: AtisConfig | None = None, progress: Callable[[str, int], None] | None = None) -> dict:
+    """All rows (module docstring) for ``limit`` evaluation and ``calibration`` calibration texts."""
+    from threadpoolctl import threadpool_limits
+
+    from .minilm import load_minilm
+    step = progress or (lambda what, total: None)
+    with threadpool_limits(1):      # numpy's BLAS threads spin against torch's: 2-3x slower with both at 2
+        return _run(load_minilm(), limit, calibration, keeps, m, bits, cfg, step)
+
+
+def _run(model, limit, calibration, keeps, m, bits, cfg, step) -> dict:
+    step("corpus: docstrings of installed packages", 0)
+    corpus = docstring_corpus()
+    cal_texts, ev_texts = _spread(corpus.calibration, calibration), _spread(corpus.evaluation, limit)
+    step("MiniLM forward", len(cal_texts) + len(ev_texts))
+    cal = model.encode(cal_texts, progress=lambda: step("", -1))
+    ev = model.encode(ev_texts, graph=True, progress=lambda: step("", -1))
+    layers = []
+    step("scorers per layer (fit on calibration, score evaluation)", model.layers)
+    for layer in range(model.layers):
+        layers.append(_Layer(model, layer, cal, ev, m, cfg, tuple(bits), tuple(keeps)))
+        step("", -1)
+    names = list(layers[0].scores)
+    step("metrics and end to end", len(names) * len(keeps))
+    rows = []
+    for name in names:
+        for keep in keeps:
+            per_layer = [lay.metrics(name, keep) for lay in layers]
+            row = {"scorer": name, "keep": keep}
+            row |= {k: float(np.mean([p[k] for p in per_layer])) for k in per_layer[0]}
+            if name in layers[0].masks:
+                kept = np.concatenate([[k.mean() for k in lay.masks[name][keep]] for lay in layers])
+                row |= {f"mask_kept_p{q}": float(np.quantile(kept, q / 100)) for q in (5, 50, 95)}
+            row |= _end_to_end(model, ev, layers[PRUNE_LAYER], name, keep)
+            row["per_layer"] = per_layer
+            rows.append(row)
+            step("", -1)
+    by = {(r["scorer"], r["keep"]): r for r in rows}
+    for r in rows:
+        rand, best = by[("random", r["keep"])]["mass"], by[("oracle", r["keep"])]["mass"]
+        r["gain"] = (r["mass"] - rand) / (best - rand) if best > rand else float("nan")
+    return {"model": "all-MiniLM-L6-v2", "corpus": corpus.summary(), "evaluation_texts": len(ev),
+            "calibration_texts": len(cal), "tokens_mean": float(np.mean([len(e.received[0]) for e in ev])),
+            "m": m, "prune_layer": PRUNE_LAYER, "keeps": list(keeps), "rows": rows}
