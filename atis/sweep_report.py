@@ -30,16 +30,25 @@ def _figures(result: dict, out: Path) -> None:
     base = next((r for r in rows if r["keep"] == 1.0), None)
     scorers = list(dict.fromkeys(r["scorer"] for r in rows if r["keep"] < 1.0))
 
-    colours = plt.cm.tab20.colors            # 14 scorers: more than the default cycle's 10 colours
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.set_prop_cycle(color=colours)
-    for name in scorers:
-        pts = sorted((r["keep"], r["accuracy_drop"]) for r in rows if r["scorer"] == name)
-        if base:
-            pts.append((1.0, base["accuracy_drop"]))
-        ax.plot(*zip(*pts), marker="o", label=name, lw=1)
-    ax.set(xlabel="keep ratio", ylabel="test accuracy", title="accuracy vs keep ratio (drop)")
-    ax.legend(fontsize=7, ncol=2)
+    # Panels of at most 6 series (references + one family each), not 14 look-alike colours in one.
+    refs = [n for n in ("oracle", "random", "digital") if n in scorers]
+    families = [("references", refs + [n for n in ("sensor",) if n in scorers]),
+                ("DAC bits", ["oracle"] + [n for n in scorers if n.startswith("fpaa-") and n.endswith("b")]),
+                ("drift and adaptive θ", ["oracle"] + [n for n in scorers if n.startswith("fpaa-") and
+                                                        not n.endswith("b")])]
+    families = [(title, names[:6]) for title, names in families if len(names) > 1]
+    fig, axes = plt.subplots(1, len(families), figsize=(4.2 * len(families), 4), sharey=True, squeeze=False)
+    for ax, (title, names) in zip(axes[0], families):
+        for name in names:
+            pts = sorted((r["keep"], r["accuracy_drop"]) for r in rows if r["scorer"] == name)
+            if base:
+                pts.append((1.0, base["accuracy_drop"]))
+            ax.plot(*zip(*pts), marker="o", label=name, lw=1)
+        ax.set(xlabel="keep ratio", title=title)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=7)
+    axes[0][0].set_ylabel("test accuracy (drop)")
+    fig.suptitle("accuracy vs keep ratio")
     fig.tight_layout()
     fig.savefig(out / "accuracy_vs_keep.png", dpi=120)
     plt.close(fig)
@@ -57,7 +66,7 @@ def _figures(result: dict, out: Path) -> None:
     plt.close(fig)
 
     fig, ax = plt.subplots(figsize=(7, 4.5))
-    ax.set_prop_cycle(color=colours)
+    ax.set_prop_cycle(color=plt.cm.tab20.colors)     # a scatter legend: markers, not lines to tell apart
     for name in scorers + (["unpruned"] if base else []):
         pts = [(r["energy_nJ_drop"], r["accuracy_drop"]) for r in rows if r["scorer"] == name]
         ax.scatter(*zip(*pts), label=name, s=18)

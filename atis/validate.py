@@ -110,6 +110,11 @@ class _Layer:
             self.scores[name] = [r.score for r in results]
             self.masks[name][keep] = [r.keep for r in results]
 
+    def recalls(self, name: str, keep: float) -> np.ndarray:
+        """Recall@k of each evaluation sequence."""
+        return np.array([(_top(s, keep) & _top(t, keep)).sum() / _top(t, keep).sum()
+                         for s, t in zip(self.scores[name], self.truth)])
+
     def metrics(self, name: str, keep: float) -> dict:
         mass, recall = [], []
         for s, t in zip(self.scores[name], self.truth):
@@ -122,6 +127,12 @@ class _Layer:
             masks = self.masks[name][keep]
             out["mask_mass"] = float(np.mean([t[k].sum() / t.sum() for k, t in zip(masks, self.truth)]))
         return out
+
+
+def _bootstrap(values: np.ndarray, draws: int = 1000) -> list[float]:
+    """95 % interval of the mean over sequences (percentile bootstrap, seeded)."""
+    pick = np.random.default_rng(0).integers(0, len(values), size=(draws, len(values)))
+    return [float(q) for q in np.quantile(values[pick].mean(axis=1), (0.025, 0.975))]
 
 
 def _end_to_end(model, ev, layer: _Layer, name: str, keep: float) -> dict:
@@ -173,6 +184,7 @@ def _run(model, limit, calibration, keeps, m, bits, cfg, step) -> dict:
             if name in layers[0].masks:
                 kept = np.concatenate([[k.mean() for k in lay.masks[name][keep]] for lay in layers])
                 row |= {f"mask_kept_p{q}": float(np.quantile(kept, q / 100)) for q in (5, 50, 95)}
+            row["recall_ci95"] = _bootstrap(np.mean([lay.recalls(name, keep) for lay in layers], axis=0))
             row |= _end_to_end(model, ev, layers[PRUNE_LAYER], name, keep)
             row["per_layer"] = per_layer
             rows.append(row)
