@@ -19,6 +19,7 @@ dense layer-1 attention it reads.
 from __future__ import annotations
 
 import dataclasses
+import json
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -30,11 +31,12 @@ from atis.analog_models import FpaaModel
 from atis.analog_models.energy import energy_report
 
 from .calibrate import centered_prototype
-from .config import AtisConfig, ConfigError, with_overrides
+from .config import AtisConfig, ConfigError, config_to_dict, with_overrides
 from .digits import PIXELS, load_embedding, load_split
 from .golden.digital_scorer import DigitalScorerSpec, digital_scores
 from .golden.projection import projection_codes, resolve_projection
 from .golden.transformer import attention_received, forward_int, load_weights
+from .grid import run_grid
 
 __all__ = ["KEEPS", "BITS", "run_sweep"]
 
@@ -192,38 +194,71 @@ def _accuracy(data: _Data, masks: np.ndarray, mode: str) -> float:
     return float(np.mean(np.array(pred) == y))
 
 
+_DATA: dict[str, _Data] = {}
+
+
+def _data_for(cfg: AtisConfig) -> _Data:
+    """One :class:`_Data` per config and process (a dask worker builds it once for all its cells)."""
+    key = json.dumps(config_to_dict(cfg), sort_keys=True)
+    if key not in _DATA:
+        _DATA.clear()
+        _DATA[key] = _Data(cfg)
+    return _DATA[key]
+
+
+def sweep_cell(cfg: AtisConfig, cell: list) -> dict:
+    """One row of the sweep: ``cell = [keep, scorer]`` (``[1.0, "unpruned"]``: the unpruned reference, with the
+    int8 and float accuracies and the split sizes)."""
+    keep, name = cell
+    data = _data_for(cfg)
+    full = np.ones((len(data.test_tokens), PIXELS), dtype=bool)
+    if name == "unpruned":
+        from .golden.transformer import forward_float
+        float_pred = [int(forward_float(x, k, data.weights, "drop").argmax()) for x, k in zip(data.test_tokens, full)]
+        int8 = _accuracy(data, full, "drop")
+        return {"scorer": name, "keep": 1.0, "kept_mean": float(PIXELS), "dac_bits": None,
+                "accuracy_drop": int8, "accuracy_keymask": int8,
+                **{f"energy_nJ_{mode}": _energy_nJ(cfg, "random", None, full.sum(axis=1), mode)
+                   for mode in ("drop", "keymask")},
+                "float_accuracy": float(np.mean(np.array(float_pred) == data.split.y_test)),
+                "images_test": len(data.test_tokens), "images_train": len(data.train_tokens)}
+    maker, kind, bits = _scorers(cfg)[name]
+    masks = maker(data, keep)
+    kept = masks.sum(axis=1)
+    row = {"scorer": name, "keep": keep, "kept_mean": float(kept.mean()), "dac_bits": bits}
+    for mode in ("drop", "keymask"):
+        row[f"accuracy_{mode}"] = _accuracy(data, masks, mode)
+        row[f"energy_nJ_{mode}"] = _energy_nJ(cfg, kind, bits, kept, mode)
+    return row
+
+
 def run_sweep(cfg: AtisConfig, keeps=KEEPS, scorers: list[str] | None = None,
-              progress: Callable[[str], None] | None = None) -> dict:
-    """All rows of the sweep (see the module docstring) plus the int8-vs-float reference accuracies."""
+              progress: Callable[[str], None] | None = None, scheduler: str = "serial",
+              cache_dir: Path | None = None) -> dict:
+    """All rows of the sweep (see the module docstring) plus the int8-vs-float reference accuracies.
+
+    ``scheduler``: ``serial``, ``local`` (a dask LocalCluster) or a dask scheduler's address; the rows are the
+    same either way. ``cache_dir``: reuse rows computed before for the same config, weights and code."""
     step = progress or (lambda _: None)
     table = _scorers(cfg)
     names = scorers or list(table)
     unknown = [n for n in names if n not in table]
     if unknown:
         raise ValueError(f"unknown scorer {unknown[0]!r} (known: {', '.join(table)})")
-    step("tokens and layer-1 attention of both splits")
-    data = _Data(cfg)
-    from .golden.transformer import forward_float
-    full = np.ones((len(data.test_tokens), PIXELS), dtype=bool)
-    step("unpruned int8 and float accuracy")
-    float_pred = [int(forward_float(x, k, data.weights, "drop").argmax()) for x, k in zip(data.test_tokens, full)]
-    int8 = _accuracy(data, full, "drop")
-    rows = []
-    for keep in keeps:
-        for name in (["unpruned"] if keep == 1.0 else names):
-            step(f"keep {keep:g}: {name}")
-            maker, kind, bits = table.get(name, (lambda data, keep: full, "random", None))
-            masks = maker(data, keep)
-            kept = masks.sum(axis=1)
-            row = {"scorer": name, "keep": keep, "kept_mean": float(kept.mean()), "dac_bits": bits}
-            for mode in ("drop", "keymask"):
-                row[f"accuracy_{mode}"] = int8 if keep == 1.0 else _accuracy(data, masks, mode)
-                row[f"energy_nJ_{mode}"] = _energy_nJ(cfg, kind, bits, kept, mode)
-            rows.append(row)
-    return {"images_test": len(data.test_tokens), "images_train": len(data.train_tokens),
-            "int8_accuracy": int8, "float_accuracy": float(np.mean(np.array(float_pred) == data.split.y_test)),
-            "d_model": data.d, "rows": rows, "config": dataclasses.asdict(cfg.transformer) | {"weights": str(
-                cfg.transformer.weights)}}
+    if cfg.transformer.weights is None:
+        raise ConfigError("transformer.weights: the sweep needs trained weights (atis train), not random ones")
+    cells = [[1.0, "unpruned"]] + [[keep, name] for keep in keeps if keep != 1.0 for name in names]
+    finished = iter(range(1, len(cells) + 1))
+    rows, computed = run_grid(sweep_cell, cfg, cells, scheduler=scheduler, cache_dir=cache_dir,
+                              progress=lambda cell, cached: step(f"{next(finished)}/{len(cells)} keep {cell[0]:g}: "
+                                                                 f"{cell[1]}" + (" (cached)" if cached else "")))
+    reference = rows[0]
+    meta = {k: reference.pop(k) for k in ("float_accuracy", "images_test", "images_train")}
+    body = ([reference] if 1.0 in keeps else []) + rows[1:]
+    return {"images_test": meta["images_test"], "images_train": meta["images_train"],
+            "int8_accuracy": reference["accuracy_drop"], "float_accuracy": meta["float_accuracy"],
+            "d_model": cfg.model.d_model, "rows": body, "computed_cells": computed, "cells": len(cells),
+            "config": dataclasses.asdict(cfg.transformer) | {"weights": str(cfg.transformer.weights)}}
 
 
 def hardware_scorer(keep: float) -> Callable[[AtisConfig, Path], dict]:

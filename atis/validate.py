@@ -21,6 +21,7 @@ uses the analog score S (what a multi-bit readout sees); the comparator's own ke
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
@@ -28,6 +29,7 @@ from scipy.stats import spearmanr
 from .calibrate import calibrate, ranking_direction
 from .config import AtisConfig
 from .corpus import docstring_corpus
+from .grid import run_grid
 
 __all__ = ["run_validate", "KEEPS", "PRUNE_LAYER"]
 
@@ -150,49 +152,79 @@ def _end_to_end(model, ev, layer: _Layer, name: str, keep: float) -> dict:
     return out
 
 
-def run_validate(limit: int = 256, calibration: int = 512, keeps=KEEPS, m: int = 64, bits=(8, 4, 3),
-                 cfg: AtisConfig | None = None, progress: Callable[[str, int], None] | None = None) -> dict:
-    """All rows (module docstring) for ``limit`` evaluation and ``calibration`` calibration texts."""
+_ENCODED: dict[tuple[int, int], tuple] = {}
+LAYERS = 6          # all-MiniLM-L6-v2
+
+
+def _encoded(limit: int, calibration: int):
+    """(model, corpus, calibration encodings, evaluation encodings), once per process (a dask worker's cells
+    share them): deterministic, so every worker sees the same."""
+    key = (limit, calibration)
+    if key not in _ENCODED:
+        from .minilm import load_minilm
+        _ENCODED.clear()
+        model, corpus = load_minilm(), docstring_corpus()
+        cal = model.encode(_spread(corpus.calibration, calibration))
+        ev = model.encode(_spread(corpus.evaluation, limit), graph=True)
+        _ENCODED[key] = (model, corpus, cal, ev)
+    return _ENCODED[key]
+
+
+def validate_cell(cfg: AtisConfig, cell: list) -> dict:
+    """One layer: every scorer's metrics per keep ratio, with the per-sequence recall and comparator kept
+    fraction (for the pooled statistics) and, on ``PRUNE_LAYER``, the end-to-end figures. JSON only (cached)."""
     from threadpoolctl import threadpool_limits
-
-    from .minilm import load_minilm
-    step = progress or (lambda what, total: None)
+    layer, limit, calibration, m, bits, keeps = cell
     with threadpool_limits(1):      # numpy's BLAS threads spin against torch's: 2-3x slower with both at 2
-        return _run(load_minilm(), limit, calibration, keeps, m, bits, cfg, step)
+        model, corpus, cal, ev = _encoded(limit, calibration)
+        lay = _Layer(model, layer, cal, ev, m, cfg, tuple(bits), tuple(keeps))
+        out = {}
+        for name in lay.scores:
+            for keep in keeps:
+                r = lay.metrics(name, keep) | {"recalls": lay.recalls(name, keep).tolist()}
+                if name in lay.masks:
+                    r["kept"] = [float(k.mean()) for k in lay.masks[name][keep]]
+                if layer == PRUNE_LAYER:
+                    r["end_to_end"] = _end_to_end(model, ev, lay, name, keep)
+                out[f"{name}|{keep}"] = r
+    return {"scorers": list(lay.scores), "metrics": out, "corpus": corpus.summary(),
+            "evaluation_texts": len(ev), "calibration_texts": len(cal),
+            "tokens_mean": float(np.mean([len(e.received[0]) for e in ev]))}
 
 
-def _run(model, limit, calibration, keeps, m, bits, cfg, step) -> dict:
-    step("corpus: docstrings of installed packages", 0)
-    corpus = docstring_corpus()
-    cal_texts, ev_texts = _spread(corpus.calibration, calibration), _spread(corpus.evaluation, limit)
-    step("MiniLM forward", len(cal_texts) + len(ev_texts))
-    cal = model.encode(cal_texts, progress=lambda: step("", -1))
-    ev = model.encode(ev_texts, graph=True, progress=lambda: step("", -1))
-    layers = []
-    step("scorers per layer (fit on calibration, score evaluation)", model.layers)
-    for layer in range(model.layers):
-        layers.append(_Layer(model, layer, cal, ev, m, cfg, tuple(bits), tuple(keeps)))
-        step("", -1)
-    names = list(layers[0].scores)
-    step("metrics and end to end", len(names) * len(keeps))
+def run_validate(limit: int = 256, calibration: int = 512, keeps=KEEPS, m: int = 64, bits=(8, 4, 3),
+                 cfg: AtisConfig | None = None, progress: Callable[[str], None] | None = None,
+                 scheduler: str = "serial", cache_dir: Path | None = None) -> dict:
+    """All rows (module docstring) for ``limit`` evaluation and ``calibration`` calibration texts; one grid cell
+    per layer (``scheduler``, ``cache_dir``: see :func:`atis.grid.run_grid`)."""
+    step = progress or (lambda what: None)
+    cfg = cfg or AtisConfig()
+    cells = [[layer, limit, calibration, m, list(bits), list(keeps)] for layer in range(LAYERS)]
+    finished = iter(range(1, LAYERS + 1))
+    layers, computed = run_grid(validate_cell, cfg, cells, scheduler=scheduler, cache_dir=cache_dir,
+                                progress=lambda cell, cached: step(f"{next(finished)}/{LAYERS} layers "
+                                                                   f"(layer {cell[0]}{', cached' if cached else ''})"))
     rows = []
-    for name in names:
+    for name in layers[0]["scorers"]:
         for keep in keeps:
-            per_layer = [lay.metrics(name, keep) for lay in layers]
+            per_layer = [lay["metrics"][f"{name}|{keep}"] for lay in layers]
             row = {"scorer": name, "keep": keep}
-            row |= {k: float(np.mean([p[k] for p in per_layer])) for k in per_layer[0]}
-            if name in layers[0].masks:
-                kept = np.concatenate([[k.mean() for k in lay.masks[name][keep]] for lay in layers])
+            row |= {k: float(np.mean([p[k] for p in per_layer])) for k in ("mass", "recall", "spearman",
+                                                                            "mask_mass") if k in per_layer[0]}
+            if "kept" in per_layer[0]:
+                kept = np.concatenate([p["kept"] for p in per_layer])
                 row |= {f"mask_kept_p{q}": float(np.quantile(kept, q / 100)) for q in (5, 50, 95)}
-            row["recall_ci95"] = _bootstrap(np.mean([lay.recalls(name, keep) for lay in layers], axis=0))
-            row |= _end_to_end(model, ev, layers[PRUNE_LAYER], name, keep)
-            row["per_layer"] = per_layer
+            row["recall_ci95"] = _bootstrap(np.mean([p["recalls"] for p in per_layer], axis=0))
+            row |= per_layer[PRUNE_LAYER]["end_to_end"]
+            row["per_layer"] = [{k: p[k] for k in ("mass", "recall", "spearman", "mask_mass") if k in p}
+                                for p in per_layer]
             rows.append(row)
-            step("", -1)
     by = {(r["scorer"], r["keep"]): r for r in rows}
     for r in rows:
         rand, best = by[("random", r["keep"])]["mass"], by[("oracle", r["keep"])]["mass"]
         r["gain"] = (r["mass"] - rand) / (best - rand) if best > rand else float("nan")
-    return {"model": "all-MiniLM-L6-v2", "corpus": corpus.summary(), "evaluation_texts": len(ev),
-            "calibration_texts": len(cal), "tokens_mean": float(np.mean([len(e.received[0]) for e in ev])),
-            "m": m, "prune_layer": PRUNE_LAYER, "keeps": list(keeps), "rows": rows}
+    first = layers[0]
+    return {"model": "all-MiniLM-L6-v2", "corpus": first["corpus"], "evaluation_texts": first["evaluation_texts"],
+            "calibration_texts": first["calibration_texts"], "tokens_mean": first["tokens_mean"], "m": m,
+            "prune_layer": PRUNE_LAYER, "keeps": list(keeps), "rows": rows, "computed_cells": computed,
+            "cells": LAYERS}

@@ -13,7 +13,8 @@ def atis(*args: str) -> subprocess.CompletedProcess:
 
 
 def test_validate_ranks_real_attention(tmp_path):
-    proc = atis("validate", "--limit", "24", "--calibration", "48", "-o", str(tmp_path), "--json")
+    proc = atis("validate", "--limit", "24", "--calibration", "48", "-o", str(tmp_path), "--json",
+                "--scheduler", "serial")
     assert proc.returncode == 0, proc.stderr[-3000:]
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     corpus = docstring_corpus()            # frozen: this process parses the same text the command did

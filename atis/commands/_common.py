@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, NoReturn
@@ -14,7 +15,7 @@ from rich.table import Table
 if TYPE_CHECKING:
     from atis.cocotb_tests.runner import BenchResult
 
-__all__ = ["console", "err", "ConfigOpt", "FiguresJsonOpt", "BenchDirOpt", "fail", "bench_table",
+__all__ = ["console", "err", "ConfigOpt", "FiguresJsonOpt", "BenchDirOpt", "fail", "writable", "bench_table",
            "explain_failures", "finish_bench"]
 
 console = Console()
@@ -30,6 +31,16 @@ def fail(message: str, code: int) -> NoReturn:
     """One ``error: ...`` line on stderr, then exit with ``code``."""
     err.print(f"[bold red]error:[/] {escape(message)}", highlight=False)
     raise typer.Exit(code)
+
+
+def writable(out: Path) -> None:
+    """Fail before the work if folder ``out`` cannot take results (it is created; a probe file is removed)."""
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=out):
+            pass
+    except OSError as e:
+        fail(f"--out {out}: cannot write there ({e.strerror})", 2)
 
 
 def bench_table(results: Iterable[BenchResult]) -> Table:

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..config import load_config
-from ._common import ConfigOpt, FiguresJsonOpt, console, fail
+from ._common import ConfigOpt, FiguresJsonOpt, console, fail, writable
 
 __all__ = ["app", "train", "sweep"]
 
@@ -53,6 +53,11 @@ def sweep(config: ConfigOpt = None,
           = None,
           scorer: Annotated[list[str] | None, typer.Option("--scorer", metavar="NAME",
                                                               help="only these scorers (repeatable)")] = None,
+          scheduler: Annotated[str, typer.Option(metavar="ADDRESS", help="where the cells run: local (a dask "
+                                                 "LocalCluster, one worker per core), serial, or a dask "
+                                                 "scheduler's address (tcp://host:8786)")] = "local",
+          cache: Annotated[bool, typer.Option(help="reuse the rows of an earlier run with the same config, "
+                                              "weights and code (OUT/cache)")] = True,
           as_json: FiguresJsonOpt = False) -> None:
     """Digits accuracy × keep ratio × scorer (oracle, random, digital, FPAA at 8/6/4/3 bits, ±10 °C with and
     without trim, adaptive θ, sensor mode), both mask semantics, energy per image; table, JSON and figures."""
@@ -62,14 +67,23 @@ def sweep(config: ConfigOpt = None,
     from ..sweep_report import write_sweep
     cfg = load_config(config)
     keeps = tuple(keep) if keep else KEEPS
+    writable(out)
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("sweep", total=None)
+
+        def progress(what: str) -> None:
+            done, _, total = what.partition(" ")[0].partition("/")
+            bar.update(task, description=what, completed=int(done), total=int(total))
+            if not console.is_terminal:       # a log or a pipe: one line per finished cell
+                console.print(what, highlight=False)
         try:
-            result = run_sweep(cfg, keeps, scorer, progress=lambda what: bar.update(task, description=what))
-        except ValueError as e:
+            result = run_sweep(cfg, keeps, scorer, progress=progress, scheduler=scheduler,
+                               cache_dir=out / "cache" if cache else None)
+        except (ValueError, RuntimeError) as e:
             fail(str(e), 2)
     md = write_sweep(result, out)
     console.print(md, highlight=False, markup=False)
-    console.print(f"wrote {out / 'sweep.json'}, {out / 'sweep.md'} and figures in {out}", highlight=False)
+    console.print(f"wrote {out / 'sweep.json'}, {out / 'sweep.md'} and figures in {out} ({result['computed_cells']} "
+                  f"of {result['cells']} cells computed, the rest from the cache)", highlight=False)
     if as_json:
         print(json.dumps(result))

