@@ -16,8 +16,6 @@ than the attention it saves.
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from atis.config import AtisConfig
@@ -55,10 +53,11 @@ def scorer_pJ(cfg: AtisConfig) -> dict[str, float]:
             "ATIS sensor mode": per["ATIS sensor mode (no DAC)"]}
 
 
-def break_even_n(per_token_pJ: float, keep: float, element_pJ: float) -> float:
-    """Smallest n at which pruning with a scorer of ``per_token_pJ`` beats dense attention (inf if never)."""
+def break_even_n(per_token_pJ: float, keep: float, element_pJ: float) -> float | None:
+    """Smallest n at which pruning with a scorer of ``per_token_pJ`` beats dense attention (None: never, as
+    pruning saves nothing when keep = 1 or attention costs nothing)."""
     saved = element_pJ * (1.0 - keep * keep)
-    return per_token_pJ / saved if saved > 0 else math.inf
+    return per_token_pJ / saved if saved > 0 else None
 
 
 def break_even_table(cfg: AtisConfig, ns=NS, keeps=KEEPS) -> dict:

@@ -104,9 +104,15 @@ def energy_report(cfg: AtisConfig) -> EnergyReport:
         "kept_tokens": kept,
         "attention_elements_dense": dense,
         "attention_elements_pruned": pruned,
-        "attention_reduction": dense / pruned if pruned else float("inf"),
+        # None (JSON null) where a ratio has no value; the *_note says why
+        "attention_reduction": dense / pruned if pruned else None,
         "system_nJ_dense": attention_nJ["dense"],
         "system_nJ_atis": sum(per_sequence["ATIS + pruned"].values()),
     }
-    summary["system_saving"] = summary["system_nJ_dense"] / summary["system_nJ_atis"]
+    summary["system_saving"] = (summary["system_nJ_dense"] / summary["system_nJ_atis"]
+                                if summary["system_nJ_atis"] > 0 else None)
+    if not pruned:
+        summary["attention_reduction_note"] = "no token kept (keep_target · seq_len rounds to 0)"
+    if summary["system_saving"] is None:
+        summary["system_saving_note"] = "the pruned system costs 0 nJ with these unit costs"
     return EnergyReport(summary, per_token, per_sequence)

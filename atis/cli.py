@@ -16,6 +16,21 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="atis: Analog Token Importance Scoring — FPGA + FPAA co-design flow.")
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+        print(f"atis {version('atis')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(version: bool = typer.Option(False, "--version", callback=_version, is_eager=True,
+                                          help="print the version and exit")) -> None:
+    """atis: Analog Token Importance Scoring — FPGA + FPAA co-design flow."""
+
+
 # Unnamed sub-apps put their commands at the top level, in this order (the order `atis --help` lists them).
 for group in (config, rtl, demo, analog, boards, run, digits, validate):
     app.add_typer(group.app)

@@ -183,6 +183,25 @@ def _cross_check(cfg: AtisConfig) -> None:
         raise ConfigError(f"transformer.heads = {cfg.transformer.heads}: must divide model.d_model ({d})")
     if cfg.transformer.lanes > d:
         raise ConfigError(f"transformer.lanes = {cfg.transformer.lanes}: must be in 1..model.d_model ({d})")
+    _check_files(cfg)
+
+
+def _check_files(cfg: AtisConfig) -> None:
+    """Read and check every file the config references, whichever command loads it (nothing runs on a bad one)."""
+    from .golden.projection import projection_matrix
+    from .golden.prototype import load_prototypes
+    from .golden.transformer import load_weights
+    d = cfg.model.d_model
+    if cfg.projection.kind != "jl":
+        projection_matrix(cfg)
+    if cfg.fpaa.prototype.source != "random":
+        load_prototypes(cfg.fpaa.prototype, cfg.projection.m, cfg.fpaa.heads.count)
+    if cfg.transformer.weights is not None:
+        load_weights(cfg.transformer, d)
+        from .npz import read_npz
+        if "embed_value" in read_npz(cfg.transformer.weights, "transformer.weights"):
+            from .digits import load_embedding
+            load_embedding(cfg.transformer.weights, d)
 
 
 def _ordered(path_lo: str, lo: float, path_hi: str, hi: float) -> None:
@@ -266,19 +285,43 @@ def _leaf(cfg: Any, key: str) -> Any:
     return cfg
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key given twice in one mapping (plain YAML keeps the last, silently)."""
+
+    def construct_mapping(self, node, deep=False):
+        seen = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=deep)
+            if not isinstance(key, str):
+                raise yaml.constructor.ConstructorError(None, None, f"key {key!r} is not a name",
+                                                        key_node.start_mark)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"duplicate key {key!r} (first on line {seen[key] + 1})", key_node.start_mark)
+            seen[key] = key_node.start_mark.line
+        return super().construct_mapping(node, deep)
+
+
 def load_config(path: Path | str | None = None) -> AtisConfig:
     """Load and validate a YAML config (default: ``configs/default.yaml``)."""
     path = Path(path) if path is not None else DEFAULT_CONFIG
     try:
-        text = path.read_text()
+        raw = path.read_bytes()
     except OSError as e:
         raise ConfigError(f"config file {str(path)!r}: cannot read ({e.strerror})") from None
     try:
-        data = yaml.safe_load(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        line = raw[:e.start].count(b"\n") + 1
+        raise ConfigError(f"config file {str(path)!r}: not UTF-8 text (byte 0x{raw[e.start]:02x} on line {line}); "
+                          "save it as UTF-8") from None
+    try:
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(f"config file {str(path)!r}: not valid YAML{where}") from None
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        reason = getattr(e, "problem", None) or str(e)
+        raise ConfigError(f"config file {str(path)!r}: not valid YAML{where}: {reason}") from None
     return config_from_dict(data, base_dir=path.resolve().parent, source=path.resolve())
 
 

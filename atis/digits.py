@@ -56,13 +56,10 @@ class Embedding:
 
 def load_embedding(path: Path, d: int) -> Embedding:
     """The embedding stored with trained weights (``atis train`` writes both into one .npz)."""
-    try:
-        with np.load(path) as z:
-            e = Embedding(z["embed_value"].astype(np.float64), z["embed_pos"].astype(np.float64))
-    except (OSError, KeyError, ValueError) as err:
-        raise ConfigError(f"transformer.weights = '{path}': no digits embedding in it ({err}); train one with "
-                          f"`atis train`") from None
-    if e.value.shape != (d,) or e.pos.shape != (PIXELS, d):
-        raise ConfigError(f"transformer.weights = '{path}': embedding shapes {list(e.value.shape)}, "
-                          f"{list(e.pos.shape)} do not fit d_model = {d}")
+    from .npz import read_npz
+    z = read_npz(path, "transformer.weights")
+    if "embed_value" not in z:
+        raise ConfigError(f"transformer.weights = '{path}': no digits embedding in it (embed_value, embed_pos); "
+                          "train one with `atis train`")
+    e = Embedding(z.floats("embed_value", (d,)), z.floats("embed_pos", (PIXELS, d)))
     return e

@@ -30,7 +30,7 @@ def energy_tables(report: EnergyReport) -> list[Table]:
     for name, row in report.per_sequence.items():
         total = sum(row.values())
         system.add_row(name, f"{row['scoring']:.1f}", f"{row['attention']:.1f}", f"{total:.1f}",
-                       f"{dense / total:.2f}x")
+                       f"{dense / total:.2f}x" if total > 0 else "–")
 
     head = Table(title="headline figures (seed §4.2-§4.3)")
     head.add_column("quantity", no_wrap=True)
@@ -46,7 +46,7 @@ def energy_tables(report: EnergyReport) -> list[Table]:
             ("attention_elements_pruned", "attention elements, pruned", "{:,}"),
             ("attention_reduction", "attention reduction", "{:.2f}x"),
             ("system_saving", "system saving incl. scoring", "{:.2f}x")):
-        head.add_row(label, fmt.format(s[key]))
+        head.add_row(label, "–" if s[key] is None else fmt.format(s[key]))
     return [head, scoring, system]
 
 

@@ -112,33 +112,29 @@ class ScorerSpec:
     @staticmethod
     def load(path: Path | str, what: str = "scorer spec") -> ScorerSpec:
         """Read and validate a spec; every problem is one ConfigError naming ``what``, the file and the key."""
-        path = Path(path)
-        where = f"{what} = '{path}'"
-        try:
-            with np.load(path, allow_pickle=False) as npz:
-                arrays = {k: npz[k] for k in npz.files}
-        except (OSError, ValueError, EOFError) as e:
-            raise ConfigError(f"{where}: not a readable .npz ({e})") from None
+        from .npz import read_npz
+        npz = read_npz(path, what)
+        where = npz.where
         fields = [f.name for f in dataclasses.fields(ScorerSpec)]
         names = {"matrix": "P", "prototypes": "q"}
-        missing = [names.get(f, f) for f in fields if names.get(f, f) not in arrays]
+        missing = [names.get(f, f) for f in fields if names.get(f, f) not in npz]
         if missing:
-            raise ConfigError(f"{where}: missing {', '.join(missing)} (has: {', '.join(sorted(arrays)) or 'none'})")
-        values = {}
+            raise ConfigError(f"{where}: missing {', '.join(missing)} (has: {', '.join(sorted(npz.arrays)) or 'none'})")
+        values = {"matrix": npz.ints("P", lo=-128, hi=127), "prototypes": npz.floats("q", ndims=(2,))}
         for f in fields:
-            a = arrays[names.get(f, f)]
-            if f in ("matrix", "prototypes"):
-                values[f] = a
-            elif a.ndim != 0:
-                raise ConfigError(f"{where}: {names.get(f, f)} must be a scalar, not shape {list(a.shape)}")
-            elif f == "kind":
-                values[f] = str(a)
+            key = names.get(f, f)
+            if f in values:
+                continue
+            if npz.arrays[key].ndim != 0:
+                raise ConfigError(f"{where}: {key} must be a scalar, not shape {list(npz.arrays[key].shape)}")
+            if f == "kind":
+                if npz.arrays[key].dtype.kind != "U":
+                    raise ConfigError(f"{where}: kind must be a string ({', '.join(KINDS)})")
+                values[f] = str(npz.arrays[key])
             elif f in ("theta_V", "keep"):
-                values[f] = float(a)
-            elif a.dtype.kind not in "iu":
-                raise ConfigError(f"{where}: {f} must be an integer, not {a.dtype}")
+                values[f] = float(npz.floats(key))
             else:
-                values[f] = int(a)
+                values[f] = int(npz.ints(key))
         spec = object.__new__(ScorerSpec)
         for k, v in values.items():
             object.__setattr__(spec, k, v)

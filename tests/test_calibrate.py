@@ -82,9 +82,10 @@ def test_spec_conflicts_and_bad_files_name_the_key(tmp_path):
     good = dict(np.load(path))
     np.savez(tmp_path / "nan.npz", **(good | {"q": np.full_like(good["q"], np.nan)}))
     np.savez(tmp_path / "wide.npz", **(good | {"P": good["P"] * 300}))
-    for name, message in (("empty", "not a readable .npz"), ("partial", "missing kind, shift"),
-                          ("pickled", "not a readable .npz"), ("nan", "q must be finite"),
-                          ("wide", "values in -128..127")):
+    (tmp_path / "text.npz").write_text("P = 1\n")
+    for name, message in (("empty", "the file is empty"), ("partial", "missing kind, shift"),
+                          ("pickled", "holds Python objects"), ("nan", "q holds NaN"),
+                          ("wide", "values in -128..127"), ("text", "no zip header")):
         with pytest.raises(ConfigError, match=rf"scorer\.spec = '.*{name}\.npz'.*{message}"):
             config_from_dict({"scorer": {"spec": str(tmp_path / f"{name}.npz")}})
 

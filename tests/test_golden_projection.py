@@ -75,8 +75,9 @@ def test_learned_and_topvar_load_from_npz(tmp_path, rng):
 @pytest.mark.parametrize("arrays, message", [
     ({"Q": np.zeros((4, 8), np.int8)}, "no array named 'P'"),
     ({"P": np.zeros((3, 8), np.int8)}, "P has shape (3, 8), expected (4, 8)"),
-    ({"P": np.full((4, 8), 300)}, "int8 values"),
-    ({"P": np.zeros((4, 8), np.float32)}, "int8 values"),
+    ({"P": np.full((4, 8), 300)}, "P must hold values in -128..127 (has 300..300)"),
+    ({"P": np.zeros((4, 8), np.float32)}, "P must be an integer array, not float32"),
+    ({"P": np.full((4, 8), np.nan)}, "P holds NaN or infinite values"),
 ])
 def test_bad_weight_files_name_the_problem(tmp_path, arrays, message):
     np.savez(tmp_path / "w.npz", **arrays)

@@ -89,11 +89,19 @@ def test_weights_round_trip_and_bad_files(tmp_path, rng):
     loaded = load_weights(cfg.transformer, 16)
     x, keep = tokens(rng, 10, 16), np.ones(10, bool)
     assert np.array_equal(forward_int(x, keep, loaded), forward_int(x, keep, w))
-    bad = config_from_dict({"model": {"d_model": 16}, "projection": {"m": 16},
-                            "transformer": {"layers": 2, "ffn": 64, "weights": str(path)}})
-    with pytest.raises(ConfigError, match="shapes or heads disagree"):
-        load_weights(bad.transformer, 16)
+    # The config checks the file when it is loaded: no command starts work on it.
+    with pytest.raises(ConfigError, match=r"b0_w1 has shape \[16, 32\], expected \[16, 64\]"):
+        config_from_dict({"model": {"d_model": 16}, "projection": {"m": 16},
+                          "transformer": {"layers": 2, "ffn": 64, "weights": str(path)}})
     junk = tmp_path / "junk.npz"
     np.savez(junk, nothing=np.zeros(1))
-    with pytest.raises(ConfigError, match="not a transformer .npz"):
-        load_weights(config_from_dict({"transformer": {"weights": str(junk)}}).transformer, 64)
+    with pytest.raises(ConfigError, match="transformer.weights = .*junk.npz': no array named 'b0_wq'"):
+        config_from_dict({"transformer": {"weights": str(junk)}})
+    arrays = dict(np.load(path))
+    for key, value, message in (("b0_wq", arrays["b0_wq"].astype(np.float64) + 0.5, "b0_wq must be an integer array"),
+                                ("b1_w2", np.full_like(arrays["b1_w2"], np.nan, dtype=np.float64), "b1_w2 holds NaN"),
+                                ("b0_shifts", arrays["b0_shifts"] + 40, "b0_shifts must hold values in 0..31")):
+        np.savez(tmp_path / "bad.npz", **(arrays | {key: value}))
+        with pytest.raises(ConfigError, match=message):
+            config_from_dict({"model": {"d_model": 16}, "projection": {"m": 16},
+                              "transformer": {"layers": 2, "ffn": 32, "weights": str(tmp_path / "bad.npz")}})

@@ -20,7 +20,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 CORE = ("atis.config", "atis.config_analog", "atis.golden", "atis.design", "atis.protocol", "atis.toolchain",
-        "atis.digits", "atis.configs", "atis.scorer_spec")
+        "atis.digits", "atis.configs", "atis.scorer_spec", "atis.npz")
 LAYERS: dict[str, int] = {**dict.fromkeys(CORE, 0), "atis.hdl": 1, "atis.analog_models": 1,
                           "atis.cocotb_tests": 2, "atis.boards": 2}
 NAMES = ("core", "models", "benches", "flows")

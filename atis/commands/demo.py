@@ -51,9 +51,10 @@ def demo(config: ConfigOpt = None,
                   f"Spearman at {cfg.projection.dac_bits} bits {f.fidelity[cfg.projection.dac_bits]['spearman']:.3f}; "
                   f"+10 °C: g_m x{hot['gm_ratio']:.2f}, kept {hot['uncalibrated']:.3f} -> "
                   f"{hot['threshold_trim']:.3f} after θ trim", highlight=False)
+    reduction = "nothing kept" if e["attention_reduction"] is None else f"{e['attention_reduction']:.1f}x"
     console.print(f"energy: ATIS {e['atis_pJ_per_token']:.1f} pJ/token (DAC {e['dac_pJ_per_token']:.0f}) vs digital "
                   f"scorer {e['digital_scorer_pJ_per_token']:.0f} pJ; attention {e['attention_elements_dense']:,} -> "
-                  f"{e['attention_elements_pruned']:,} elements ({e['attention_reduction']:.1f}x); "
+                  f"{e['attention_elements_pruned']:,} elements ({reduction}); "
                   f"details: atis fpaa, atis energy", highlight=False)
     if report.digits:
         rows = {r["scorer"]: r for r in report.digits["rows"]}

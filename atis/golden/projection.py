@@ -62,16 +62,8 @@ def topvar_indices(tokens: np.ndarray, m: int) -> np.ndarray:
 
 
 def _load_npz_array(path: Path, key: str, what: str) -> np.ndarray:
-    try:
-        with np.load(path) as npz:
-            if key not in npz:
-                raise ConfigError(f"{what} = '{path}': no array named {key!r} (has: {', '.join(npz.files) or 'none'})")
-            arr = npz[key]
-    except (OSError, ValueError) as e:
-        raise ConfigError(f"{what} = '{path}': not a readable .npz ({e})") from None
-    if arr.dtype.kind not in "iu" or arr.size == 0 or arr.min() < -128 or arr.max() > 127:
-        raise ConfigError(f"{what} = '{path}': {key} must hold int8 values in -128..127")
-    return arr.astype(np.int64)
+    from ..npz import read_npz
+    return read_npz(path, what).ints(key, lo=-128, hi=127)
 
 
 def projection_matrix(cfg: AtisConfig) -> np.ndarray:

@@ -7,8 +7,6 @@ normalizes each to ``max |w| = 1`` (the full-scale floating-gate current).
 """
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 
 from ..config import ConfigError, PrototypeConfig
@@ -34,32 +32,23 @@ def least_squares_prototype(keys: np.ndarray, attention: np.ndarray, ridge: floa
     return np.linalg.solve(gram, k.T @ a).T
 
 
-def _array(npz: np.lib.npyio.NpzFile, key: str, path: Path, ndims: tuple[int, ...]) -> np.ndarray:
-    if key not in npz:
-        raise ConfigError(f"fpaa.prototype.file = {str(path)!r}: has no array {key!r} (has {sorted(npz.files)})")
-    arr = np.asarray(npz[key], dtype=np.float64)
-    if arr.ndim not in ndims or not np.all(np.isfinite(arr)):
-        raise ConfigError(f"fpaa.prototype.file: {key} must be a finite array with {' or '.join(map(str, ndims))} "
-                          f"dims, not shape {list(arr.shape)}")
-    return arr
-
-
 def load_prototypes(cfg: PrototypeConfig, m: int, heads: int) -> np.ndarray:
     """``q[heads, m]`` from the configured source (errors name ``fpaa.prototype.file``)."""
     if cfg.source == "random":
         q = np.random.default_rng(cfg.seed).standard_normal((heads, m))
     else:
-        with np.load(cfg.file) as npz:
-            if cfg.source == "file":
-                q = np.atleast_2d(_array(npz, "q", cfg.file, (1, 2)))
-            elif cfg.source == "mean":
-                q = mean_query(_array(npz, "queries", cfg.file, (2, 3)))
-            else:
-                keys = _array(npz, "keys", cfg.file, (2,))
-                att = _array(npz, "attention", cfg.file, (1, 2))
-                if len(att) != len(keys):
-                    raise ConfigError(f"fpaa.prototype.file: attention has {len(att)} rows, keys {len(keys)}")
-                q = least_squares_prototype(keys, att)
+        from ..npz import read_npz
+        npz = read_npz(cfg.file, "fpaa.prototype.file")
+        if cfg.source == "file":
+            q = np.atleast_2d(npz.floats("q", ndims=(1, 2)))
+        elif cfg.source == "mean":
+            q = mean_query(npz.floats("queries", ndims=(2, 3)))
+        else:
+            keys = npz.floats("keys", ndims=(2,))
+            att = npz.floats("attention", ndims=(1, 2))
+            if len(att) != len(keys):
+                raise ConfigError(f"fpaa.prototype.file: attention has {len(att)} rows, keys {len(keys)}")
+            q = least_squares_prototype(keys, att)
     if q.shape != (heads, m):
         raise ConfigError(f"fpaa.prototype.file: prototypes have shape {list(q.shape)}, expected "
                           f"[fpaa.heads.count, projection.m] = [{heads}, {m}]")

@@ -98,17 +98,19 @@ def load_weights(cfg: TransformerConfig, d: int) -> TransformerWeights:
     """Weights from ``cfg.weights`` (.npz written by :meth:`TransformerWeights.save`), else seeded random."""
     if cfg.weights is None:
         return random_weights(d, cfg.heads, cfg.ffn, cfg.layers, cfg.classes, cfg.seed)
-    try:
-        with np.load(cfg.weights) as z:
-            blocks = [Block(*(z[f"b{i}_{n}"].astype(np.int64) for n in MATRICES),
-                            dict(zip(SHIFTS, z[f"b{i}_shifts"].tolist()))) for i in range(cfg.layers)]
-            w = TransformerWeights(blocks, z["wc"].astype(np.int64), z["bc"].astype(np.int64), int(z["heads"]))
-    except (OSError, KeyError, ValueError) as e:
-        raise ConfigError(f"transformer.weights = '{cfg.weights}': not a transformer .npz ({e})") from None
-    shapes_ok = all(b.wq.shape == (d, d) and b.w1.shape == (d, cfg.ffn) for b in w.blocks)
-    if not shapes_ok or w.heads != cfg.heads or w.wc.shape != (d, cfg.classes):
-        raise ConfigError(f"transformer.weights = '{cfg.weights}': shapes or heads disagree with the config "
-                          f"(d = {d}, ffn = {cfg.ffn}, heads = {cfg.heads}, classes = {cfg.classes})")
+    from ..npz import read_npz
+    z = read_npz(cfg.weights, "transformer.weights")
+    f = cfg.ffn
+    shapes = {"wq": (d, d), "wk": (d, d), "wv": (d, d), "wo": (d, d), "w1": (d, f), "w2": (f, d)}
+    blocks = [Block(*(z.ints(f"b{i}_{n}", shapes[n], -128, 127) for n in MATRICES),
+                    dict(zip(SHIFTS, z.ints(f"b{i}_shifts", (len(SHIFTS),), 0, 31).tolist())))
+              for i in range(cfg.layers)]
+    heads = int(z.ints("heads", (), 1, d))
+    if heads != cfg.heads:
+        raise ConfigError(f"transformer.weights = '{cfg.weights}': trained with {heads} heads, the config says "
+                          f"transformer.heads = {cfg.heads}")
+    w = TransformerWeights(blocks, z.ints("wc", (d, cfg.classes), -128, 127),
+                           z.ints("bc", (cfg.classes,), -(1 << 31), (1 << 31) - 1), heads)
     return w
 
 
