@@ -20,7 +20,8 @@ MASK_TEST = "test_keep_mask_equals_vectorized_model"
 
 
 def measure(config: AtisConfig, m: int, n_dac: int, tokens: int, fpaa: str) -> dict:
-    overrides = {"model": {"d_model": max(m, 16)}, "projection": {"m": m}, "dac": {"n_channels": n_dac}}
+    overrides = {"model": {"d_model": max(m, 16)}, "projection": {"m": m}, "dac": {"n_channels": n_dac},
+                 "transformer": {"weights": None}}     # the scorer needs no transformer weights
     bench = Bench(f"bench-scorer-m{m}-dac{n_dac}-{fpaa}", "scorer", "atis.cocotb_tests.test_scorer", overrides)
     result = run_bench(bench, config, work_dir=DEFAULT_WORK_DIR / "benchmarks", tokens=tokens, testcase=MASK_TEST,
                        extra_env={"ATIS_BENCH_FPAA": fpaa})

@@ -74,11 +74,13 @@ BENCHES: list[Bench] = [
     # The scorer with the FPAA model in the loop. SPI: a 16-wide token stream keeps 2000 co-simulated tokens
     # quick (16 inputs = 2 rounds of the 8 AD5628 channels, SCLK = clk/2); parallel: the default 64 x 64.
     Bench("scorer-spi", "scorer", "atis.cocotb_tests.test_scorer",
-          {"model": {"d_model": 16}, "projection": {"m": 16}, "dac": {"sclk_divider": 2}}),
+          {"model": {"d_model": 16}, "projection": {"m": 16}, "dac": {"sclk_divider": 2},
+           "transformer": {"weights": None}}),
     Bench("scorer-parallel", "scorer", "atis.cocotb_tests.test_scorer", {"dac": {"part": "parallel"}}),
     # Three replicated head groups, one comparator pin each, keep if 2 of 3 fire (vote in the capture).
     Bench("scorer-heads", "scorer", "atis.cocotb_tests.test_scorer",
           {"model": {"d_model": 16}, "projection": {"m": 16}, "dac": {"sclk_divider": 2},
+           "transformer": {"weights": None},     # the d = 64 weights do not fit d = 16; the scorer needs none
            "fpaa": {"heads": {"count": 6, "groups": 3, "consensus_k": 2}}}),
     # The transformer: 2 blocks of d = 16 (2 heads), 16-token sequences, 3 lanes (so 16 = 5·3 + 1 pads a lane).
     Bench("transformer", "transformer", "atis.cocotb_tests.test_transformer",

@@ -94,7 +94,8 @@ def test_scorer_cosim_matches_the_vectorized_fpaa_model(bench):
 def test_scorer_bench_catches_rtl_with_another_settle_time(tmp_path):
     """RTL that evaluates after 200 ns instead of the configured 500 ns: the co-sim must notice."""
     mutant = Bench("scorer-mutant", "scorer", "atis.cocotb_tests.test_scorer",
-                   {"model": {"d_model": 16}, "projection": {"m": 16}, "dac": {"sclk_divider": 2}},
+                   {"model": {"d_model": 16}, "projection": {"m": 16}, "dac": {"sclk_divider": 2},
+                    "transformer": {"weights": None}},
                    rtl_overrides={"dac": {"settle_ns": 200.0}})
     result = run_bench(mutant, work_dir=tmp_path, tokens=30)
     assert result.error is None, result.error
