@@ -36,9 +36,11 @@ def _stream_ports(d_in: int, d_out: int) -> dict:
 class AddNorm(wiring.Component):
     """``meannorm(sat8(branch + skip))`` per row, ``meannorm(y) = sat8(y − ⌊Σy/d⌋)`` (d a power of two, so the
     mean is an arithmetic shift). The row leaves with the skip row's tag. One row per cycle, three cycles latency:
-    y is registered, then Σy, then the output, so no cycle holds more than one of the d adds, the d-input sum and
-    the d subtracts (at d = 64 the one-cycle version was a 75 MHz critical path, and Yosys 0.70's ABC9 mapping
-    of it for the ECP5 failed an assertion). The stages advance together whenever the output is free."""
+    y and partial sums of 8 of its elements are registered, then Σy, then the output, so no cycle holds more than
+    the d adds and one 8-input sum, the 8-input sum of the partial sums, or the d subtracts (at d = 64 the
+    one-cycle version was a 75 MHz critical path, and Yosys 0.70's ABC9 mapping of it for the ECP5 failed an
+    assertion, as it also did for a four-stage version and a version without clock enables). The stages advance
+    together whenever the output is free."""
 
     def __init__(self, d: int):
         if d & (d - 1):
@@ -56,16 +58,21 @@ class AddNorm(wiring.Component):
         advance = ~out.valid | out.ready
         take = self.i_branch.valid & self.i_skip.valid & advance
         m.d.comb += [self.i_branch.ready.eq(take), self.i_skip.ready.eq(take)]
+        y0 = [Signal(range(-128, 128), name=f"y0_{i}") for i in range(d)]
         y1 = [Signal(range(-128, 128), name=f"y1_{i}") for i in range(d)]
         y2 = [Signal(range(-128, 128), name=f"y2_{i}") for i in range(d)]
+        m.d.comb += [y0[i].eq(sat(b[i] + s[i])) for i in range(d)]
+        g = min(8, d)
+        parts = [Signal(range(-128 * g, 128 * g), name=f"part{k}") for k in range(d // g)]
         valid1, valid2 = Signal(), Signal()
         tag1, tag2 = Signal(TAG), Signal(TAG)
         total = Signal(range(-128 * d, 128 * d))
         with m.If(advance):
             m.d.sync += [valid1.eq(take), valid2.eq(valid1), out.valid.eq(valid2),
                          tag1.eq(self.i_skip.payload.tag), tag2.eq(tag1), out.payload.tag.eq(tag2),
-                         total.eq(sum(y1))]
-            m.d.sync += [y1[i].eq(sat(b[i] + s[i])) for i in range(d)]
+                         total.eq(sum(parts))]
+            m.d.sync += [y1[i].eq(y0[i]) for i in range(d)]
+            m.d.sync += [p.eq(sum(y0[k * g:(k + 1) * g])) for k, p in enumerate(parts)]
             m.d.sync += [y2[i].eq(y1[i]) for i in range(d)]
             mean = total >> (d.bit_length() - 1)        # floor division by d
             m.d.sync += [out.payload.x[i].eq(sat(y2[i] - mean)) for i in range(d)]

@@ -97,7 +97,8 @@ class Transformer(wiring.Component):
         core: the quantity pruning shrinks) and ``total_cycles`` (first token taken to result ready).
 
     Cost per sequence: the attention cores ≈ n_q·n_k·(⌈dh/lanes⌉ + 2) per head (heads in parallel), the
-    linear layers n_q·(3d·⌈d/P⌉ + d·⌈d/P⌉ + f·⌈d/P⌉ + d·⌈f/P⌉) cycles per block, pooling ≈ d·(9 + log2 n).
+    linear layers n_q·(3d·⌈d/P⌉ + d·⌈d/P⌉ + f·⌈d/P⌉ + d·⌈f/P⌉) MAC cycles per block (each Linear adds about 9
+    per row: the take, its 7-cycle pipeline drain, the output), pooling ≈ d·(9 + log2 n).
     """
 
     def __init__(self, spec: TransformerSpec):
