@@ -75,15 +75,16 @@ class AttentionHead(wiring.Component):
             m.d.sync += cycles.eq(cycles + 1)
         t = self.i_qkv.payload
 
-        # The score pipeline, one stage per register, all advancing together while the logit register is free:
+        # The score pipeline, one stage per register, advancing every cycle:
         # issue (word, kj) -> [q_i, k_j read] -> [q_i, k_j rows] -> [lane operands of the word] -> [lane products]
         # -> [their sum] -> [dot, summed over the words of k_j] -> [dot + rounding half] -> [· >> shift]
         # -> [S8 = sat(·)] = the softmax input: ``rq_var`` in three stages. The memories are not written while a
-        # row is scored.
+        # row is scored. It never stalls, so it has no clock enable (whose fan-out was the head's critical path):
+        # the softmax unit takes a logit in every cycle of its load phase, and it is in that phase whenever a
+        # logit can arrive: it leaves it only on a row's last logit, and the next row is scored only after the
+        # head has taken that row's last probability, which the softmax sends as it returns to its load phase.
         logits = softmax.i_logits
-        advance = ~logits.valid | logits.ready
         issue = Signal()                             # the (word, kj) in the counters is sent down the pipeline
-        m.d.comb += [q_rd.en.eq(advance), k_rd.en.eq(advance)]
         lane_ops = data.ArrayLayout(signed(8), L)
         flags = data.StructLayout({"valid": 1, "word": range(max(words, 2)), "first_word": 1, "last_word": 1,
                                    "first": 1, "last": 1})
@@ -96,32 +97,34 @@ class AttentionHead(wiring.Component):
         dot = Signal(range(-bound, bound + 1))
         rounded, shifted = Signal(signed(33)), Signal(signed(33))     # dot + 2^(shift-1) < 2^31
         pad = Const(0, (words * L - dh) * 8)
-        with m.If(advance):
-            m.d.sync += [f0.valid.eq(issue), f0.word.eq(word), f0.first_word.eq(word == 0),
-                         f0.last_word.eq(word == words - 1), f0.first.eq(kj == 0), f0.last.eq(kj == nk - 1),
-                         f1.eq(f0), q1.eq(q_rd.data), k1.eq(k_rd.data),
-                         f2.eq(f1), q2.eq(Cat(q1.as_value(), pad).word_select(f1.word, 8 * L)),
-                         k2.eq(Cat(k1.as_value(), pad).word_select(f1.word, 8 * L)),
-                         f3.eq(f2), *(prod3[lane].eq(q2[lane] * k2[lane]) for lane in range(L)),
-                         f4.eq(f3), psum4.eq(sum(prod3[lane] for lane in range(L))),
-                         f5.eq(f4), f5.valid.eq(f4.valid & f4.last_word),
-                         f6.eq(f5), rounded.eq(dot + ((Const(1, 33) << self.shift) >> 1)),
-                         f7.eq(f6), shifted.eq(rounded >> self.shift),
-                         logits.valid.eq(f7.valid), logits.payload.first.eq(f7.first),
-                         logits.payload.last.eq(f7.last), logits.payload.s8.eq(sat(shifted))]
-            with m.If(f4.valid):
-                m.d.sync += dot.eq(Mux(f4.first_word, 0, dot) + psum4)
+        m.d.sync += [f0.valid.eq(issue), f0.word.eq(word), f0.first_word.eq(word == 0),
+                     f0.last_word.eq(word == words - 1), f0.first.eq(kj == 0), f0.last.eq(kj == nk - 1),
+                     f1.eq(f0), q1.eq(q_rd.data), k1.eq(k_rd.data),
+                     f2.eq(f1), q2.eq(Cat(q1.as_value(), pad).word_select(f1.word, 8 * L)),
+                     k2.eq(Cat(k1.as_value(), pad).word_select(f1.word, 8 * L)),
+                     f3.eq(f2), *(prod3[lane].eq(q2[lane] * k2[lane]) for lane in range(L)),
+                     f4.eq(f3), psum4.eq(sum(prod3[lane] for lane in range(L))),
+                     f5.eq(f4), f5.valid.eq(f4.valid & f4.last_word),
+                     f6.eq(f5), rounded.eq(dot + ((Const(1, 33) << self.shift) >> 1)),
+                     f7.eq(f6), shifted.eq(rounded >> self.shift),
+                     logits.valid.eq(f7.valid), logits.payload.first.eq(f7.first),
+                     logits.payload.last.eq(f7.last), logits.payload.s8.eq(sat(shifted))]
+        with m.If(f4.valid):
+            m.d.sync += dot.eq(Mux(f4.first_word, 0, dot) + psum4)
 
         # A·V: [p] (V_j read) -> [p, V_j] -> [p·V_j, dh products] -> acc; the softmax output is a register. The
         # row's first product replaces acc, so acc needs no clear (a fan-out to every accumulator bit).
         w1, w2, w3 = (Signal(data.StructLayout({"valid": 1, "first": 1, "last": 1}), name=f"weigh_flags{i}")
                       for i in range(1, 4))
-        p1, p2 = Signal(8), Signal(8)
+        # p2 drives dh multipliers spread over the DSP columns: one copy per 8 of them (distinct init values keep
+        # Yosys from merging the copies; p2 is only read with w3.valid, never at its reset value).
+        p1 = Signal(8)
+        p2 = [Signal(8, init=c, name=f"p2_{c}") for c in range(-(-dh // 8))]
         v2 = Signal(row)
         prod = Signal(data.ArrayLayout(signed(16), dh))    # 0..128 x int8
         acc = Signal(data.ArrayLayout(range(-(n << 14), (n << 14) + 1), dh))   # |Σ_j P_ij·V_j| ≤ n·128·128
-        m.d.sync += [w1.valid.eq(0), w2.eq(w1), p2.eq(p1), v2.eq(v_rd.data), w3.eq(w2)]
-        m.d.sync += [prod[d].eq(p2 * v2[d]) for d in range(dh)]        # p: 0..128, unsigned
+        m.d.sync += [w1.valid.eq(0), w2.eq(w1), *(c.eq(p1) for c in p2), v2.eq(v_rd.data), w3.eq(w2)]
+        m.d.sync += [prod[d].eq(p2[d // 8] * v2[d]) for d in range(dh)]     # p: 0..128, unsigned
         with m.If(w3.valid):
             m.d.sync += [acc[d].eq(Mux(w3.first, 0, acc[d]) + prod[d]) for d in range(dh)]
         out = Signal(data.ArrayLayout(signed(8), dh))  # A_i = rq(acc, 7), 0 when there is no key
@@ -142,14 +145,13 @@ class AttentionHead(wiring.Component):
                         with m.Else():
                             m.next = "SCORE"
             with m.State("SCORE"):                  # issue one word of q_i·k_j per cycle; the pipeline finishes
-                m.d.comb += [self.busy.eq(1), issue.eq(advance)]
-                with m.If(advance):
-                    m.d.sync += word.eq(word + 1)
-                    with m.If(word == words - 1):
-                        m.d.sync += [word.eq(0), kj.eq(kj + 1)]
-                        with m.If(kj == nk - 1):
-                            m.d.sync += [kj.eq(0), vj.eq(0)]
-                            m.next = "WEIGH"
+                m.d.comb += [self.busy.eq(1), issue.eq(1)]
+                m.d.sync += word.eq(word + 1)
+                with m.If(word == words - 1):
+                    m.d.sync += [word.eq(0), kj.eq(kj + 1)]
+                    with m.If(kj == nk - 1):
+                        m.d.sync += [kj.eq(0), vj.eq(0)]
+                        m.next = "WEIGH"
             with m.State("WEIGH"):                  # A_i += P_ij·V_j, one key per softmax output
                 m.d.comb += [self.busy.eq(1), softmax.o_probs.ready.eq(1)]
                 p = softmax.o_probs.payload
