@@ -12,7 +12,7 @@ Load chain order: [Wq|Wk|Wv] (shifts q, k, v), score shift s, Wo (o), W1 (f1), W
 from __future__ import annotations
 
 from amaranth.hdl import Cat, Module, Signal
-from amaranth.lib import data, stream, wiring
+from amaranth.lib import stream, wiring
 from amaranth.lib.fifo import SyncFIFOBuffered
 from amaranth.lib.wiring import In, Out, connect
 
@@ -23,7 +23,7 @@ from .common import SHIFT_BITS, sat
 from .layouts import TAG, load_layout, row_layout
 from .linear import Linear, LinearMode
 from .load_chain import load_segment
-from .streams import join, tee
+from .streams import StreamRegister, join, tee
 
 __all__ = ["AddNorm", "MultiHeadAttention", "EncoderBlock"]
 
@@ -36,9 +36,11 @@ def _stream_ports(d_in: int, d_out: int) -> dict:
 class AddNorm(wiring.Component):
     """``meannorm(sat8(branch + skip))`` per row, ``meannorm(y) = sat8(y − ⌊Σy/d⌋)`` (d a power of two, so the
     mean is an arithmetic shift). The row leaves with the skip row's tag. One row per cycle, three cycles latency:
-    y is registered, then Σy, then the output, so no cycle holds more than one of the d adds, the d-input sum and
-    the d subtracts (at d = 64 the one-cycle version was a 75 MHz critical path, and Yosys 0.70's ABC9 mapping
-    of it for the ECP5 failed an assertion). The stages advance together whenever the output is free."""
+    y and partial sums of 8 of its elements are registered, then Σy, then the output, so no cycle holds more than
+    the d adds and one 8-input sum, the 8-input sum of the partial sums, or the d subtracts (at d = 64 the
+    one-cycle version was a 75 MHz critical path, and Yosys 0.70's ABC9 mapping of it for the ECP5 failed an
+    assertion, as it also did for a four-stage version and a version without clock enables). The stages advance
+    together whenever the output is free."""
 
     def __init__(self, d: int):
         if d & (d - 1):
@@ -56,16 +58,21 @@ class AddNorm(wiring.Component):
         advance = ~out.valid | out.ready
         take = self.i_branch.valid & self.i_skip.valid & advance
         m.d.comb += [self.i_branch.ready.eq(take), self.i_skip.ready.eq(take)]
+        y0 = [Signal(range(-128, 128), name=f"y0_{i}") for i in range(d)]
         y1 = [Signal(range(-128, 128), name=f"y1_{i}") for i in range(d)]
         y2 = [Signal(range(-128, 128), name=f"y2_{i}") for i in range(d)]
+        m.d.comb += [y0[i].eq(sat(b[i] + s[i])) for i in range(d)]
+        g = min(8, d)
+        parts = [Signal(range(-128 * g, 128 * g), name=f"part{k}") for k in range(d // g)]
         valid1, valid2 = Signal(), Signal()
         tag1, tag2 = Signal(TAG), Signal(TAG)
         total = Signal(range(-128 * d, 128 * d))
         with m.If(advance):
             m.d.sync += [valid1.eq(take), valid2.eq(valid1), out.valid.eq(valid2),
                          tag1.eq(self.i_skip.payload.tag), tag2.eq(tag1), out.payload.tag.eq(tag2),
-                         total.eq(sum(y1))]
-            m.d.sync += [y1[i].eq(sat(b[i] + s[i])) for i in range(d)]
+                         total.eq(sum(parts))]
+            m.d.sync += [y1[i].eq(y0[i]) for i in range(d)]
+            m.d.sync += [p.eq(sum(y0[k * g:(k + 1) * g])) for k, p in enumerate(parts)]
             m.d.sync += [y2[i].eq(y1[i]) for i in range(d)]
             mean = total >> (d.bit_length() - 1)        # floor division by d
             m.d.sync += [out.payload.x[i].eq(sat(y2[i] - mean)) for i in range(d)]
@@ -152,17 +159,20 @@ class EncoderBlock(wiring.Component):
         connect(m, qkv.o_rows, mha.i_rows)
         connect(m, mha.o_rows, wo.i_rows)
         connect(m, wo.o_rows, norm1.i_branch)
-        skip_view = data.View(row, skip1.r_stream.payload)
-        m.d.comb += [norm1.i_skip.valid.eq(skip1.r_stream.valid), norm1.i_skip.payload.eq(skip_view),
-                     skip1.r_stream.ready.eq(norm1.i_skip.ready)]
+        # The skip FIFOs' block RAM data (5.6 ns clock-to-output on the ECP5) is registered before AddNorm's adds.
+        m.submodules.skip1_reg = skip1_reg = StreamRegister(row)
+        m.submodules.skip2_reg = skip2_reg = StreamRegister(row)
+        m.d.comb += [skip1_reg.i.valid.eq(skip1.r_stream.valid), skip1_reg.i.payload.eq(skip1.r_stream.payload),
+                     skip1.r_stream.ready.eq(skip1_reg.i.ready)]
+        connect(m, skip1_reg.o, norm1.i_skip)
 
         tee(m, norm1.o_rows, skip2.w_stream, w1.i_rows)
         m.d.comb += [skip2.w_stream.payload.eq(norm1.o_rows.payload), w1.i_rows.payload.eq(norm1.o_rows.payload)]
         connect(m, w1.o_rows, w2.i_rows)
         connect(m, w2.o_rows, norm2.i_branch)
-        m.d.comb += [norm2.i_skip.valid.eq(skip2.r_stream.valid),
-                     norm2.i_skip.payload.eq(data.View(row, skip2.r_stream.payload)),
-                     skip2.r_stream.ready.eq(norm2.i_skip.ready)]
+        m.d.comb += [skip2_reg.i.valid.eq(skip2.r_stream.valid), skip2_reg.i.payload.eq(skip2.r_stream.payload),
+                     skip2.r_stream.ready.eq(skip2_reg.i.ready)]
+        connect(m, skip2_reg.o, norm2.i_skip)
         connect(m, norm2.o_rows, wiring.flipped(self.o_rows))
 
         chain = [qkv, mha, wo, w1, w2]

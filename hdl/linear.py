@@ -9,7 +9,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
-from .common import SHIFT_BITS, counter, rq_var
+from .common import SHIFT_BITS, counter, sat
 from .layouts import TAG, load_layout, row_layout
 from .load_chain import load_segment
 
@@ -35,8 +35,10 @@ class Linear(wiring.Component):
     i_load, o_load : the load chain. Segment: ``groups`` shift bytes (not in raw mode), W column by column
         (``W[0, j] .. W[fan_in-1, j]`` for each output j), then in raw mode 4 little-endian bytes of each bias.
 
-    Per row: 1 cycle to take it, ``fan_out·⌈fan_in/lanes⌉`` MAC cycles, then it waits on ``o_rows`` (one row in
-    flight; the next is taken after the output transfer).
+    Per row: 1 cycle to take it, ``fan_out·⌈fan_in/lanes⌉`` MAC issue cycles, 7 cycles (6 in raw mode) for the
+    MAC pipeline to finish the last output (block RAM read, operands, products, their sum, accumulator, rounding,
+    shift: one register each, so the ECP5 build meets its clock), then it waits on ``o_rows`` (one row in flight;
+    the next is taken after the output transfer).
     """
 
     def __init__(self, *, fan_in: int, fan_out: int, lanes: int, mode: LinearMode = LinearMode.RQ,
@@ -63,8 +65,7 @@ class Linear(wiring.Component):
         fi, fo, L, words = self.fan_in, self.fan_out, self.lanes, self.words
         word_layout = data.ArrayLayout(signed(8), L)
         m.submodules.weights = weights = Memory(shape=word_layout, depth=fo * words, init=[])
-        # Synchronous read ports (block RAM): each is addressed with the value its counter takes next cycle, so
-        # the data of the current address is there when the MAC uses it, at the same cycle count as before.
+        # Synchronous read ports (block RAM), addressed from counter registers; their data is registered before use.
         w_wr, w_rd = weights.write_port(), weights.read_port()
         shifts = [Signal(SHIFT_BITS, name=f"shift{g}") for g in range(self.groups)]
         bias_rd = None
@@ -75,49 +76,80 @@ class Linear(wiring.Component):
 
         x = Signal(fi * 8)
         tag = Signal(TAG)
-        elem_bits = 32 if self.mode is LinearMode.RAW else 8
+        raw = self.mode is LinearMode.RAW
+        elem_bits = 32 if raw else 8
         y = Signal(fo * elem_bits)
         j, w, addr = counter(fo, "j"), counter(words, "w"), counter(fo * words, "addr")
-        acc = Signal(signed(32))
-        xw = Cat(x, Const(0, (words * L - fi) * 8)).word_select(w, 8 * L)
-        acc_next = Signal(signed(32))
-        m.d.comb += acc_next.eq(acc + sum(xw.word_select(lane, 8).as_signed() * w_rd.data[lane]
-                                          for lane in range(L)))
+        # The MAC pipeline, one register per stage (every product, sum, shift and block RAM output is registered):
+        # issue (j, w) -> [W word read, flags] -> [x word, W word] -> [lane products] -> [their sum]
+        # -> [acc, summed over the words of output j] -> rq: [acc + rounding half] -> [· >> shift] -> y (sat,
+        # relu); raw: [acc + bias] -> y. The block RAMs are addressed straight from the counter registers.
+        m.d.comb += w_rd.addr.eq(addr)
+        if bias_rd is not None:
+            m.d.comb += bias_rd.addr.eq(j)
+        issue = Signal()
+        flags = data.StructLayout({"valid": 1, "w": range(max(words, 2)), "first_word": 1, "last_word": 1,
+                                   "last": 1, "shift": SHIFT_BITS})
+        f0, f1, f2, f3, f4, f5, f6 = (Signal(flags, name=f"mac_flags{i}") for i in range(7))
+        group_size = fo // self.groups
+        shift = shifts[0]
+        for g in range(1, self.groups):
+            shift = Mux(j >= g * group_size, shifts[g], shift)
+        x1, w1 = Signal(word_layout), Signal(word_layout)
+        prod2 = Signal(data.ArrayLayout(range(-(1 << 14), (1 << 14) + 1), L))
+        bound = fi << 14                              # |x·W| ≤ fan_in·128·128
+        psum3, acc = Signal(range(-bound, bound + 1)), Signal(range(-bound, bound + 1))
+        xw = Cat(x, Const(0, (words * L - fi) * 8)).word_select(f0.w, 8 * L)
+        m.d.sync += [f0.eq(0), f0.valid.eq(issue), f0.w.eq(w), f0.first_word.eq(w == 0),
+                     f0.last_word.eq(w == words - 1), f0.last.eq(j == fo - 1), f0.shift.eq(shift),
+                     f1.eq(f0), x1.eq(xw), w1.eq(w_rd.data),
+                     f2.eq(f1), *(prod2[lane].eq(x1[lane] * w1[lane]) for lane in range(L)),
+                     f3.eq(f2), psum3.eq(sum(prod2[lane] for lane in range(L))),
+                     f4.eq(f3), f4.valid.eq(f3.valid & f3.last_word),
+                     f5.eq(f4), f6.eq(f5)]
+        with m.If(f3.valid):
+            m.d.sync += acc.eq(Mux(f3.first_word, 0, acc) + psum3)
         result = Signal(signed(elem_bits))
-        if self.mode is LinearMode.RAW:
-            m.d.comb += result.eq(acc_next + bias_rd.data)
+        done = Signal()                               # the row's last output goes into y
+        if raw:
+            bias = [Signal(signed(32), name=f"bias{i}") for i in range(1, 5)]   # travels with its output
+            m.d.sync += [bias[0].eq(bias_rd.data), *(b.eq(a) for a, b in zip(bias, bias[1:]))]
+            total = Signal(signed(33))
+            m.d.sync += total.eq(acc + bias[3])
+            m.d.comb += [result.eq(total), done.eq(f5.valid & f5.last)]
+            out_valid = f5.valid
         else:
-            group_size = fo // self.groups
-            shift = shifts[0]
-            for g in range(1, self.groups):
-                shift = Mux(j >= g * group_size, shifts[g], shift)
-            q = rq_var(acc_next, shift)
-            m.d.comb += result.eq(Mux(q < 0, 0, q) if self.mode is LinearMode.RELU else q)
+            rounded, shifted = Signal(signed(33)), Signal(signed(33))    # acc + 2^(shift-1) < 2^31
+            m.d.sync += [rounded.eq(acc + ((Const(1, 33) << f4.shift) >> 1)), shifted.eq(rounded >> f5.shift)]
+            q = sat(shifted)
+            m.d.comb += [result.eq(Mux(q < 0, 0, q) if self.mode is LinearMode.RELU else q),
+                         done.eq(f6.valid & f6.last)]
+            out_valid = f6.valid
+        with m.If(out_valid):
+            # Outputs shift in from the top, so after fo of them output 0 sits in the lowest bits.
+            m.d.sync += y.eq(Cat(y[elem_bits:], result[:elem_bits]))
 
-        with m.FSM() as fsm:
+        with m.FSM():
             with m.State("IDLE"):
                 m.d.comb += self.i_rows.ready.eq(1)
                 with m.If(self.i_rows.valid):
                     m.d.sync += [x.eq(self.i_rows.payload.x), tag.eq(self.i_rows.payload.tag),
-                                 j.eq(0), w.eq(0), addr.eq(0), acc.eq(0)]
+                                 j.eq(0), w.eq(0), addr.eq(0)]
                     m.next = "MAC"
-            with m.State("MAC"):
-                m.d.sync += addr.eq(addr + 1)
+            with m.State("MAC"):                      # issue one word per cycle
+                m.d.comb += issue.eq(1)
+                m.d.sync += [addr.eq(addr + 1), w.eq(w + 1)]
                 with m.If(w == words - 1):
-                    # Outputs shift in from the top, so after fo of them output 0 sits in the lowest bits.
-                    m.d.sync += [y.eq(Cat(y[elem_bits:], result[:elem_bits])), acc.eq(0), w.eq(0), j.eq(j + 1)]
+                    m.d.sync += [w.eq(0), j.eq(j + 1)]
                     with m.If(j == fo - 1):
-                        m.next = "EMIT"
-                with m.Else():
-                    m.d.sync += [acc.eq(acc_next), w.eq(w + 1)]
+                        m.next = "DRAIN"
+            with m.State("DRAIN"):                    # the pipeline finishes the row
+                with m.If(done):
+                    m.next = "EMIT"
             with m.State("EMIT"):
                 m.d.comb += [self.o_rows.valid.eq(1), self.o_rows.payload.x.eq(y), self.o_rows.payload.tag.eq(tag)]
                 with m.If(self.o_rows.ready):
                     m.next = "IDLE"
-        in_mac = fsm.ongoing("MAC")
-        m.d.comb += w_rd.addr.eq(Mux(in_mac, addr + 1, 0))
-        if bias_rd is not None:
-            m.d.comb += bias_rd.addr.eq(Mux(in_mac, j + (w == words - 1), 0))
         return m
 
     def _load(self, m: Module, w_wr, shifts, bias_wr) -> None:

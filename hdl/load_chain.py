@@ -15,7 +15,10 @@ __all__ = ["load_segment"]
 def load_segment(m: Module, i_load, o_load, length: int):
     """Claim ``length`` bytes of the load chain; returns (a byte of ours this cycle, its index in our segment).
 
-    A ``first`` byte restarts the segment; after ``length`` bytes the rest pass through to ``o_load``.
+    A ``first`` byte restarts the segment; after ``length`` bytes the rest pass through to ``o_load``, which is a
+    register that takes a byte only while empty (one byte per 2 cycles down the chain): neither ``valid`` nor
+    ``ready`` passes through a segment combinationally (the chain through every unit was the d = 64 ECP5 build's
+    critical path). Bytes reach the next unit a cycle or two after they leave this one's input.
     """
     count = Signal(range(length + 1), init=length)     # a load starts only with a `first` byte
     handed = Signal(init=1)                            # our successor has had its `first` byte
@@ -24,10 +27,12 @@ def load_segment(m: Module, i_load, o_load, length: int):
     index = Signal(range(max(length, 2)))
     take = Signal()
     m.d.comb += [index.eq(Mux(first, 0, count)), take.eq(i_load.valid & mine),
-                 o_load.payload.byte.eq(i_load.payload.byte), o_load.payload.first.eq(~handed),
-                 o_load.valid.eq(i_load.valid & ~mine), i_load.ready.eq(mine | o_load.ready)]
+                 i_load.ready.eq(mine | ~o_load.valid)]
+    with m.If(o_load.ready):
+        m.d.sync += o_load.valid.eq(0)
+    with m.If(i_load.valid & ~mine & ~o_load.valid):
+        m.d.sync += [o_load.valid.eq(1), o_load.payload.byte.eq(i_load.payload.byte),
+                     o_load.payload.first.eq(~handed), handed.eq(1)]
     with m.If(take):
         m.d.sync += [count.eq(index + 1), handed.eq(0)]
-    with m.If(o_load.valid & o_load.ready):
-        m.d.sync += handed.eq(1)
     return take, index

@@ -37,7 +37,7 @@ class Projection(wiring.Component):
     The token is written into one bank of a double buffer (W = ceil(d/L) words of L elements, zero padded), while
     the other bank is multiplied: row i of P is applied W words at a time, one word (L MACs) per cycle.
 
-    Latency: W + 4 cycles from the transfer of a token's last element to ``o_codes.valid`` of its channel 0 (when
+    Latency: W + 5 cycles from the transfer of a token's last element to ``o_codes.valid`` of its channel 0 (when
     the MAC array is idle). Throughput: one token per max(d, m·W) cycles with an always-ready sink, since loading
     token i+1 overlaps the MACs of token i. Accumulator: signed ``acc_bits``, never overflows for int8 input.
     Golden: ``atis.golden.projection.projection_codes``.
@@ -101,7 +101,8 @@ class Projection(wiring.Component):
                 m.d.sync += [wr_elem.eq(0), wr_word.eq(0), wr_bank.eq(~wr_bank)]
         load_done = do_take & last_elem
 
-        # --- MAC side: stage 0 issues reads, 1 multiplies L lanes, 2 sums them, 3 accumulates and requantizes ---
+        # --- MAC side: stage 0 issues reads, 1 registers the words, 2 multiplies L lanes, 3 sums them, 4 accumulates
+        # and requantizes ---
         en = Signal()   # the pipeline advances unless a code is waiting on a stalled sink
         m.d.comb += en.eq(~(self.o_codes.valid & ~self.o_codes.ready))
         rd_bank, row, rd_word = Signal(), counter(spec.m, "row"), counter(W, "rd_word")
@@ -123,15 +124,17 @@ class Projection(wiring.Component):
             m.d.sync += full[b].eq((full[b] | set_b) & ~clr_b)
 
         flags = data.StructLayout({"valid": 1, "first_word": 1, "last_word": 1, "first_row": 1, "last_row": 1})
-        s1, s2, s3 = Signal(flags), Signal(flags), Signal(flags)
+        s0, s1, s2, s3 = Signal(flags), Signal(flags), Signal(flags), Signal(flags)
         psum = Signal(signed(spec.acc_bits))
-        # Products and their sum get a register each: one cycle for memory -> L multipliers would otherwise
-        # also hold the adder tree, and that path bounded the ECP5 build to ~53 MHz.
+        # The memory words, products and their sum get a register each: one cycle for memory -> L multipliers
+        # would otherwise also hold the adder tree, and that path bounded the ECP5 build to ~53 MHz; the block
+        # RAM's clock-to-output (5.6 ns) into the multipliers then bounded it to ~74 MHz.
+        t_word, p_word = Signal.like(t_port.data), Signal.like(p_port.data)
         products = [Signal(signed(8 + weights.shape.elem_shape.width), name=f"product{k}") for k in range(L)]
         with m.If(en):
-            m.d.sync += [s1.eq(Cat(issue, rd_word == 0, rd_word == W - 1, row == 0, row == spec.m - 1)),
-                         s2.eq(s1), s3.eq(s2)]
-            m.d.sync += [products[k].eq(t_port.data[k] * p_port.data[k]) for k in range(L)]
+            m.d.sync += [s0.eq(Cat(issue, rd_word == 0, rd_word == W - 1, row == 0, row == spec.m - 1)),
+                         s1.eq(s0), s2.eq(s1), s3.eq(s2), t_word.eq(t_port.data), p_word.eq(p_port.data)]
+            m.d.sync += [products[k].eq(t_word[k] * p_word[k]) for k in range(L)]
             m.d.sync += psum.eq(sum(products[1:], products[0]))
 
         acc = Signal(signed(spec.acc_bits))

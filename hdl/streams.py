@@ -1,10 +1,14 @@
-"""Fan-out and fan-in of ``amaranth.lib.stream`` ports (payloads are wired by the caller)."""
+"""Fan-out and fan-in of ``amaranth.lib.stream`` ports (payloads are wired by the caller), and a stream register."""
 from __future__ import annotations
 
 from functools import reduce
 from operator import and_
 
-__all__ = ["tee", "join"]
+from amaranth.hdl import Module
+from amaranth.lib import stream, wiring
+from amaranth.lib.wiring import In, Out
+
+__all__ = ["tee", "join", "StreamRegister"]
 
 
 def _all(values):
@@ -25,3 +29,20 @@ def join(m, dst, *srcs) -> None:
     m.d.comb += dst.valid.eq(both)
     for s in srcs:
         m.d.comb += s.ready.eq(dst.ready & both)
+
+
+class StreamRegister(wiring.Component):
+    """One pipeline register on a stream of ``shape`` payloads: ``o`` is a register, so a block RAM or a long
+    path before ``i`` ends here. One transfer per cycle (``i.ready = ~o.valid | o.ready``), one cycle latency."""
+
+    def __init__(self, shape):
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d.comb += self.i.ready.eq(~self.o.valid | self.o.ready)
+        with m.If(self.i.ready):
+            m.d.sync += self.o.valid.eq(self.i.valid)
+            with m.If(self.i.valid):
+                m.d.sync += self.o.payload.eq(self.i.payload)
+        return m

@@ -4,7 +4,7 @@ Golden: ``atis.golden.transformer.forward_int``; the load stream: ``atis.golden.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out, connect
 
@@ -23,8 +23,9 @@ class Pool(wiring.Component):
     """``p = ⌊Σ_key x / k⌋`` per dimension over one sequence's rows (``p = 0`` when no row is a key).
 
     Members: ``i_rows`` (every row of a sequence, ``last`` on the final one), ``o_rows`` (one row per sequence,
-    tag ``last``), ``kept`` (k of the row on ``o_rows``). Cost: one cycle per input row, then d signed floor
-    divisions of ``sum_bits`` cycles each (restoring division of |Σ| by k, sign fixed up for the floor).
+    tag ``last``), ``kept`` (k of the row on ``o_rows``). Cost: one cycle per input row, one to add the last,
+    then d signed floor divisions of ``sum_bits + 3`` cycles each (fetch the dimension's sum into a register,
+    prepare, ``sum_bits`` cycles of restoring division of |Σ| by k, sign fixed up for the floor).
     """
 
     def __init__(self, *, d: int, max_len: int):
@@ -41,18 +42,31 @@ class Pool(wiring.Component):
         p = Signal(8 * d)
         dim, step = counter(d, "dim"), counter(B, "step")
         num, quo, rem = Signal(B), Signal(B), Signal(B + 1)
-        cur = sums[:B + 1].as_signed()
+        cur = Signal(signed(B + 1))                          # the sum of dimension `dim`, registered
         x = self.i_rows.payload.x
+        # A taken key row is registered (0 otherwise) and added in the next cycle, so the sums' only control is
+        # the registered `clear` (a new sequence): no handshake or state decode reaches their ~(B+1)·d flip-flops.
+        row = Signal(8 * d)
+        clear = Signal(init=1)
+        m.d.sync += [row.eq(0), clear.eq(0),
+                     sums.eq(Cat(*((Mux(clear, 0, sums[(B + 1) * i:(B + 1) * (i + 1)].as_signed())
+                                    + row[8 * i:8 * (i + 1)].as_signed())[:B + 1] for i in range(d))))]
+        with m.If(clear):
+            m.d.sync += count.eq(0)
         with m.FSM():
             with m.State("SUM"):
                 m.d.comb += self.i_rows.ready.eq(1)
                 with m.If(self.i_rows.valid):
                     with m.If(self.i_rows.payload.tag.key):
-                        parts = [(sums[(B + 1) * i:(B + 1) * (i + 1)].as_signed() + x[i])[:B + 1] for i in range(d)]
-                        m.d.sync += [sums.eq(Cat(*parts)), count.eq(count + 1)]
+                        m.d.sync += [row.eq(x), count.eq(Mux(clear, 0, count) + 1)]
                     with m.If(self.i_rows.payload.tag.last):
-                        m.d.sync += [dim.eq(0), self.kept.eq(count + self.i_rows.payload.tag.key)]
-                        m.next = "PREPARE"
+                        m.d.sync += [dim.eq(0), self.kept.eq(Mux(clear, 0, count) + self.i_rows.payload.tag.key)]
+                        m.next = "FLUSH"
+            with m.State("FLUSH"):                         # the last row goes into the sums
+                m.next = "FETCH"
+            with m.State("FETCH"):
+                m.d.sync += cur.eq(sums.word_select(dim, B + 1).as_signed())
+                m.next = "PREPARE"
             with m.State("PREPARE"):                       # floor(s/k) = −⌈|s|/k⌉ for s < 0: divide |s| + k − 1
                 m.d.sync += [num.eq(Mux(cur < 0, -cur + self.kept - 1, cur)), quo.eq(0), rem.eq(0), step.eq(0)]
                 m.next = "DIVIDE"
@@ -66,15 +80,15 @@ class Pool(wiring.Component):
                     m.next = "NEXT"
             with m.State("NEXT"):
                 mean = Mux(cur < 0, -quo, quo)
-                m.d.sync += [p.eq(Cat(p[8:], mean[:8])), sums.eq(sums >> (B + 1)), dim.eq(dim + 1)]
-                m.next = "PREPARE"
+                m.d.sync += [p.eq(Cat(p[8:], mean[:8])), dim.eq(dim + 1)]
+                m.next = "FETCH"
                 with m.If(dim == d - 1):
                     m.next = "EMIT"
             with m.State("EMIT"):
                 m.d.comb += [self.o_rows.valid.eq(1), self.o_rows.payload.x.eq(p), self.o_rows.payload.tag.last.eq(1),
                              self.o_rows.payload.tag.key.eq(self.kept != 0)]
                 with m.If(self.o_rows.ready):
-                    m.d.sync += [sums.eq(0), count.eq(0)]
+                    m.d.sync += clear.eq(1)
                     m.next = "SUM"
         return m
 
@@ -97,7 +111,8 @@ class Transformer(wiring.Component):
         core: the quantity pruning shrinks) and ``total_cycles`` (first token taken to result ready).
 
     Cost per sequence: the attention cores ≈ n_q·n_k·(⌈dh/lanes⌉ + 2) per head (heads in parallel), the
-    linear layers n_q·(3d·⌈d/P⌉ + d·⌈d/P⌉ + f·⌈d/P⌉ + d·⌈f/P⌉) cycles per block, pooling ≈ d·(9 + log2 n).
+    linear layers n_q·(3d·⌈d/P⌉ + d·⌈d/P⌉ + f·⌈d/P⌉ + d·⌈f/P⌉) MAC cycles per block (each Linear adds about 9
+    per row: the take, its 7-cycle pipeline drain, the output), pooling ≈ d·(12 + log2 n).
     """
 
     def __init__(self, spec: TransformerSpec):

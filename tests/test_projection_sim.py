@@ -74,8 +74,8 @@ def test_rejects_more_lanes_than_elements(small_cfg):
 
 
 @pytest.mark.parametrize("lanes", [1, 3, 10])
-def test_latency_is_words_plus_three_cycles(small_cfg, rng, lanes):
-    """From the cycle the token's last element transfers to the cycle channel 0's code is valid: W + 4."""
+def test_latency_is_words_plus_five_cycles(small_cfg, rng, lanes):
+    """From the cycle the token's last element transfers to the cycle channel 0's code is valid: W + 5."""
     cfg = dataclasses.replace(small_cfg, projection=dataclasses.replace(small_cfg.projection, lanes=lanes))
     dut = Projection(resolve_projection(cfg))
     seen = {}
@@ -97,4 +97,4 @@ def test_latency_is_words_plus_three_cycles(small_cfg, rng, lanes):
     sim.add_clock(1e-8)
     sim.add_testbench(bench)
     sim.run()
-    assert seen["first_out"] - seen["last_in"] == dut.words + 4, seen
+    assert seen["first_out"] - seen["last_in"] == dut.words + 5, seen
