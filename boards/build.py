@@ -175,8 +175,9 @@ def build_board(name: str, cfg: AtisConfig | None = None, out_dir: Path = DEFAUL
     (where / "atis_report.json").write_text(json.dumps(result.to_json(), indent=2))
     (where / "atis_report.md").write_text(result.markdown())
     if not bitstream.is_file() or not result.meets_timing:
+        written = bitstream.is_file()           # before the folder moves to .failed
         failed = _keep_failed(where, final)
-        if not bitstream.is_file():
+        if not written:
             raise BuildError(f"{board.name}: no bitstream was written; log {failed / 'build.log'}")
         worst = min(result.fmax_MHz.values()) if result.fmax_MHz else 0.0
         cp = result.critical_path
