@@ -237,7 +237,9 @@ def calibrate(hidden: Sequence[np.ndarray], received: Sequence[np.ndarray], *, m
         matrix = _matrix(projection, tokens, rs, m, seed, wk, mean_query)
     matrix = matrix.astype(np.int64)
     base = cfg if cfg is not None else AtisConfig()
-    base = with_overrides(base, {"model": {"d_model": d, "seq_len": max(len(x) for x in xs)},
+    # Only the analog side of ``cfg`` is used: its transformer weights (another model's width) are not.
+    base = with_overrides(base, {"model": {"d_model": d, "seq_len": min(max(len(x) for x in xs), 4096)},
+                                 "transformer": {"weights": None},
                                  "projection": {"kind": "jl", "m": m, "dac_bits": dac_bits, "lanes": 1,
                                                 "weights": None},
                                  "fpaa": {"heads": {"count": 1, "groups": 1, "consensus_k": 1},

@@ -156,3 +156,9 @@ def test_projection_is_exact_on_the_float_path():
     assert np.array_equal(project(x, P), x.astype(np.int64) @ P.T)
     P = jl_matrix(64, 384, 1)
     assert np.array_equal(project(x, P), x.astype(np.int64) @ P.T)
+
+
+def test_a_shipped_config_supplies_the_analog_side_for_any_width():
+    hidden, received = _synthetic(sequences=6)      # d = 48, while default.yaml's transformer weights are d = 64
+    scorer = calibrate(hidden, received, m=16, cfg=load_config())
+    assert scorer.spec.d == 48 and scorer.cfg.dac == load_config().dac
