@@ -196,12 +196,13 @@ def _check_files(cfg: AtisConfig) -> None:
         projection_matrix(cfg)
     if cfg.fpaa.prototype.source != "random":
         load_prototypes(cfg.fpaa.prototype, cfg.projection.m, cfg.fpaa.heads.count)
-    if cfg.transformer.weights is not None:
-        load_weights(cfg.transformer, d)
+    if cfg.transformer.weights is not None:          # read once, checked as weights and as the embedding
+        from .digits import load_embedding
         from .npz import read_npz
-        if "embed_value" in read_npz(cfg.transformer.weights, "transformer.weights"):
-            from .digits import load_embedding
-            load_embedding(cfg.transformer.weights, d)
+        weights = read_npz(cfg.transformer.weights, "transformer.weights")
+        load_weights(cfg.transformer, d, weights)
+        if "embed_value" in weights:
+            load_embedding(cfg.transformer.weights, d, weights)
 
 
 def _ordered(path_lo: str, lo: float, path_hi: str, hi: float) -> None:

@@ -54,10 +54,11 @@ class Embedding:
         return np.clip(np.floor(x + 0.5), -128, 127).astype(np.int64)
 
 
-def load_embedding(path: Path, d: int) -> Embedding:
-    """The embedding stored with trained weights (``atis train`` writes both into one .npz)."""
+def load_embedding(path: Path, d: int, npz=None) -> Embedding:
+    """The embedding stored with trained weights (``atis train`` writes both into one .npz; ``npz``: that file
+    already read by :func:`atis.npz.read_npz`)."""
     from .npz import read_npz
-    z = read_npz(path, "transformer.weights")
+    z = npz or read_npz(path, "transformer.weights")
     if "embed_value" not in z:
         raise ConfigError(f"transformer.weights = '{path}': no digits embedding in it (embed_value, embed_pos); "
                           "train one with `atis train`")

@@ -94,12 +94,13 @@ def random_weights(d: int, heads: int, ffn: int, layers: int, classes: int, seed
     return TransformerWeights(blocks, mat(d, classes), rng.integers(-1000, 1000, size=classes), heads)
 
 
-def load_weights(cfg: TransformerConfig, d: int) -> TransformerWeights:
-    """Weights from ``cfg.weights`` (.npz written by :meth:`TransformerWeights.save`), else seeded random."""
+def load_weights(cfg: TransformerConfig, d: int, npz=None) -> TransformerWeights:
+    """Weights from ``cfg.weights`` (.npz written by :meth:`TransformerWeights.save`; ``npz``: that file already
+    read by :func:`atis.npz.read_npz`), else seeded random."""
     if cfg.weights is None:
         return random_weights(d, cfg.heads, cfg.ffn, cfg.layers, cfg.classes, cfg.seed)
     from ..npz import read_npz
-    z = read_npz(cfg.weights, "transformer.weights")
+    z = npz or read_npz(cfg.weights, "transformer.weights")
     f = cfg.ffn
     shapes = {"wq": (d, d), "wk": (d, d), "wv": (d, d), "wo": (d, d), "w1": (d, f), "w2": (f, d)}
     blocks = [Block(*(z.ints(f"b{i}_{n}", shapes[n], -128, 127) for n in MATRICES),
