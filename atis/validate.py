@@ -112,18 +112,14 @@ class _Layer:
             self.scores[name] = [r.score for r in results]
             self.masks[name][keep] = [r.keep for r in results]
 
-    def recalls(self, name: str, keep: float) -> np.ndarray:
-        """Recall@k of each evaluation sequence."""
-        return np.array([(_top(s, keep) & _top(t, keep)).sum() / _top(t, keep).sum()
-                         for s, t in zip(self.scores[name], self.truth)])
-
     def metrics(self, name: str, keep: float) -> dict:
+        """Means over the evaluation sequences, and ``recalls``: each sequence's recall@k (for the bootstrap)."""
         mass, recall = [], []
         for s, t in zip(self.scores[name], self.truth):
             kept, best = _top(s, keep), _top(t, keep)
             mass.append(t[kept].sum() / t.sum())
             recall.append((kept & best).sum() / best.sum())
-        out = {"mass": float(np.mean(mass)), "recall": float(np.mean(recall)),
+        out = {"mass": float(np.mean(mass)), "recall": float(np.mean(recall)), "recalls": [float(r) for r in recall],
                "spearman": float(np.nanmean([_rho(s, t) for s, t in zip(self.scores[name], self.truth)]))}
         if name in self.masks:
             masks = self.masks[name][keep]
@@ -181,7 +177,7 @@ def validate_cell(cfg: AtisConfig, cell: list) -> dict:
         out = {}
         for name in lay.scores:
             for keep in keeps:
-                r = lay.metrics(name, keep) | {"recalls": lay.recalls(name, keep).tolist()}
+                r = lay.metrics(name, keep)
                 if name in lay.masks:
                     r["kept"] = [float(k.mean()) for k in lay.masks[name][keep]]
                 if layer == PRUNE_LAYER:
