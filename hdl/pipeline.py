@@ -15,6 +15,7 @@ from atis.golden.sequencer import SequencerSpec
 from .common import counter
 from .layouts import element_layout, load_layout, result_layout, scored_layout, token_row_layout
 from .scorer import Scorer, forward_fpaa_pins, fpaa_pins
+from .sequenced import SequencedTransformer
 from .transformer import Transformer
 
 __all__ = ["RowPacker", "ScoredTransformer"]
@@ -58,7 +59,8 @@ class ScoredTransformer(wiring.Component):
     transformer keeps up; a sequence's tokens wait in the scorer's FIFO (then upstream) while the transformer
     finishes the previous one."""
 
-    def __init__(self, projection: ProjectionSpec, sequencer: SequencerSpec, transformer: Transformer):
+    def __init__(self, projection: ProjectionSpec, sequencer: SequencerSpec,
+                 transformer: Transformer | SequencedTransformer):
         self._proj, self._t = projection, transformer
         self.sequencer = sequencer
         super().__init__({"i_token": In(stream.Signature(element_layout())), **fpaa_pins(sequencer),

@@ -92,16 +92,19 @@ def test_board_build_fits_and_meets_its_clock(tmp_path, board, target, bitstream
     assert (tmp_path / board / bitstream).stat().st_size > 10_000
     assert not (tmp_path / f".{board}.building").exists()     # built aside, moved into place on success
     assert atis("flash", "--board", board, "--out", str(tmp_path), "--dry-run").stderr == ""  # its hash matches
-    assert report["meets_timing"] and min(report["fmax_MHz"].values()) >= target and report["top"] == "scorer"
+    assert report["meets_timing"] and min(report["fmax_MHz"].values()) >= target and report["top"] == "pipeline"
     used = {k: v for k, v in report["utilization"].items() if v["used"]}
     assert used and all(v["used"] <= v["available"] for v in used.values())
     assert report["critical_path"]["delay_ns"] > 0
     seeds = report["fmax_seeds"]      # placed and routed twice: the margin is judged on the worse seed
     assert seeds["seeds"] == 2 and seeds["min"] == min(report["seed_fmax_MHz"].values()) and seeds["margin_MHz"] == 26.4
     assert (tmp_path / board / "atis_report.md").read_text().startswith(f"# atis build: {board}")
-    blocks = report["blocks"]     # where the area goes: the scorer and its parts, the UART
-    assert blocks["top.scorer"]["lut"] > 0 and blocks["top.scorer.projection"]["lut"] > 0
-    assert blocks["top"]["lut"] >= blocks["top.scorer"]["lut"] + blocks["top.rx"]["lut"]
+    blocks = report["blocks"]     # where the area goes: scorer, transformer, host link, UART
+    target = "top.link.target"
+    assert blocks[f"{target}.transformer"]["lut"] > 0 and blocks[f"{target}.transformer"]["bram"] > 0
+    assert blocks[f"{target}.scorer"]["lut"] > 0 and blocks["top.link"]["lut"] > blocks[target]["lut"]
+    assert blocks["top"]["lut"] >= blocks[f"{target}.transformer"]["lut"] + blocks[f"{target}.scorer"]["lut"] \
+        + blocks["top.rx"]["lut"]
 
 
 def test_fpaa_export_writes_the_program_and_its_quantization_error(tmp_path):

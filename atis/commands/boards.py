@@ -28,8 +28,8 @@ def build(board: BoardOpt,
               "build/boards"),
           top: Annotated[BoardTopKind | None, typer.Option(
               "--top", metavar="scorer|pipeline", help="scorer only (analog bring-up) or the whole pipeline "
-                                                       "(default: the board's: ulx3s-85f pipeline, icebreaker "
-                                                       "scorer)")] = None,
+                                                       "(default: pipeline, or the scorer when the config "
+                                                       "has no pipeline, e.g. fpga.scorer = digital)")] = None,
           blocks: Annotated[bool, typer.Option("--blocks", help="add the area of every block (one more Yosys run, "
                                                                 "without flattening)")] = False,
           seeds: Annotated[int, typer.Option("--seeds", min=1, max=20, metavar="N",

@@ -1,0 +1,344 @@
+"""The datapath units of :class:`atis.hdl.sequenced.SequencedTransformer`; they share its two block RAMs.
+
+One unit runs at a time (the transformer's program starts it and waits for ``busy`` to fall); each drives the
+RAM ports only while busy, so the port drivers never overlap. Every block-RAM read is synchronous (the data is
+there the cycle after the address) and every product, LUT read and shift has a register on each side.
+"""
+from __future__ import annotations
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import wiring
+from amaranth.lib.memory import Memory
+from amaranth.lib.wiring import In, Out
+
+from atis.golden.transformer import EXP_LUT
+
+from .common import sat
+from .sequenced_map import MemoryMap
+
+__all__ = ["Rams", "MatOp", "Divider", "LogitChain", "mat_unit", "softmax_unit", "addnorm_unit", "pool_unit",
+           "bias_unit"]
+
+ACC_BITS = 32
+
+
+class Rams:
+    """RAM A (left operands, byte wide) and RAM B (weights, K, V), one read and one write port each; the units
+    drive the read addresses and the write ports (0 when no unit does). Read data is registered once more after
+    the RAM (``a_u``/``b_u``, signed views ``a_data``/``b_data``): it is there two cycles after its address,
+    because on the ECP5 a cascade of ~17 DP16KD and its output mux take most of a 75 MHz cycle by themselves."""
+
+    def __init__(self, m: Module, mem: MemoryMap):
+        m.submodules.ram_a = a = Memory(shape=unsigned(8), depth=mem.depth_a, init=[])
+        m.submodules.ram_b = b = Memory(shape=unsigned(8), depth=mem.depth_b, init=[])
+        self.a_rd, self.a_wr, self.b_rd, self.b_wr = a.read_port(), a.write_port(), b.read_port(), b.write_port()
+        self.a_u, self.b_u = Signal(8), Signal(8)
+        m.d.sync += [self.a_u.eq(self.a_rd.data), self.b_u.eq(self.b_rd.data)]
+        self.a_data, self.b_data = self.a_u.as_signed(), self.b_u.as_signed()
+
+
+class MatOp:
+    """The registers of one matrix product ``out[i, j] = post(Σ_t A[a + i·a_rs + t·a_ts] · B[b + j·b_cs + t·b_ts])``
+    for ``i < rows, j < cols, t < inner``, written at ``o + i·o_rs + j·o_cs`` (into RAM B if ``o_b``).
+    ``post``: rq(acc, shift) (then ReLU if ``relu``), or with ``raw`` push ``logits[0] + acc`` into the
+    :class:`LogitChain` (columns in order). ``a_unsigned``:
+    the A bytes are 0..255 (the Q7 probabilities, 128 = 1.0)."""
+
+    FLAGS = ("o_b", "relu", "raw", "a_unsigned")
+
+    def __init__(self, mem: MemoryMap, max_dim: int):
+        wa, wb = range(mem.depth_a + 1), range(mem.depth_b + 1)
+        wo = range(max(mem.depth_a, mem.depth_b) + 1)
+        self.fields = {"rows": range(max_dim + 1), "cols": range(max_dim + 1), "inner": range(max_dim + 1),
+                       "a": wa, "a_rs": wa, "a_ts": wa, "b": wb, "b_cs": wb, "b_ts": wb, "o": wo, "o_rs": wo,
+                       "o_cs": wo, "shift": 5, **{f: 1 for f in self.FLAGS}}
+        for name, shape in self.fields.items():
+            setattr(self, name, Signal(shape, name=f"mat_{name}"))
+
+    def set(self, **values) -> list:
+        """Assignments of every field (missing ones to 0), for one program step."""
+        unknown = set(values) - set(self.fields)
+        assert not unknown, unknown
+        return [getattr(self, n).eq(values.get(n, 0)) for n in self.fields]
+
+
+class Divider(wiring.Component):
+    """Unsigned restoring division ``quotient = ⌊num / den⌋``: ``bits`` cycles after ``start`` (``busy`` meanwhile).
+    ``den = 0`` gives all ones (never asked for)."""
+
+    def __init__(self, bits: int, den_bits: int):
+        self._bits, self._den = bits, den_bits
+        super().__init__({"start": In(1), "num": In(bits), "den": In(den_bits), "quotient": Out(bits),
+                          "busy": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        num, rem = Signal(self._bits), Signal(self._den + 1)
+        step = Signal(range(self._bits + 1))
+        trial = Cat(num[-1], rem[:self._den])
+        fits = trial >= self.den
+        with m.If(self.start):
+            m.d.sync += [num.eq(self.num), rem.eq(0), step.eq(self._bits), self.busy.eq(1)]
+        with m.Elif(self.busy):
+            m.d.sync += [num.eq(num << 1), rem.eq(Mux(fits, trial - self.den, trial)),
+                         self.quotient.eq(Cat(fits, self.quotient[:-1])), step.eq(step - 1)]
+            with m.If(step == 1):
+                m.d.sync += self.busy.eq(0)
+        return m
+
+
+class LogitChain:
+    """The C int32 logits as a shift register: ``push`` moves every logit one place towards ``logits[0]`` and puts
+    ``value`` in the last place. The bias unit pushes the C biases; the classifier then pushes
+    ``logits[0] + acc`` per column, so after C columns ``logits[c] = bias_c + acc_c``. (A per-logit adder and
+    decoder would cost ~60 LUT4 per class.)"""
+
+    def __init__(self, m: Module, classes: int):
+        self.logits = [Signal(signed(ACC_BITS), name=f"logit{c}") for c in range(classes)]
+        self.push, self.value = Signal(), Signal(signed(ACC_BITS))
+        with m.If(self.push):
+            m.d.sync += [a.eq(b) for a, b in zip(self.logits, [*self.logits[1:], self.value])]
+
+
+def _pipe(m: Module, *signals) -> list[Signal]:
+    """Registered copies of ``signals`` (one pipeline stage; the first is the stage's valid bit)."""
+    regs = [Signal(s.shape(), name=f"stage_{n}") for n, s in enumerate(signals)]
+    m.d.sync += [r.eq(s) for r, s in zip(regs, signals)]
+    return regs
+
+
+def mat_unit(m: Module, op: MatOp, start, rams: Rams, chain: LogitChain) -> Signal:
+    """Issue one product term per cycle; 7 pipeline stages (address, RAM, operand, product, accumulate, round,
+    shift, saturate + write). Returns ``busy``. Cycles: rows·cols·inner + 7."""
+    issuing = Signal()
+    i, j, t = Signal.like(op.rows), Signal.like(op.cols), Signal.like(op.inner)
+    a_row, a_ptr = Signal.like(op.a), Signal.like(op.a)
+    b_col, b_ptr = Signal.like(op.b), Signal.like(op.b)
+    o_row, o_ptr = Signal.like(op.o), Signal.like(op.o)
+    with m.If(start):
+        m.d.sync += [issuing.eq((op.rows != 0) & (op.cols != 0) & (op.inner != 0)), i.eq(0), j.eq(0), t.eq(0),
+                     a_row.eq(op.a), a_ptr.eq(op.a), b_col.eq(op.b), b_ptr.eq(op.b), o_row.eq(op.o),
+                     o_ptr.eq(op.o)]
+    with m.If(issuing):
+        m.d.comb += [rams.a_rd.addr.eq(a_ptr), rams.b_rd.addr.eq(b_ptr)]
+        with m.If(t != op.inner - 1):
+            m.d.sync += [t.eq(t + 1), a_ptr.eq(a_ptr + op.a_ts), b_ptr.eq(b_ptr + op.b_ts)]
+        with m.Elif(j != op.cols - 1):
+            m.d.sync += [t.eq(0), j.eq(j + 1), a_ptr.eq(a_row), b_col.eq(b_col + op.b_cs),
+                         b_ptr.eq(b_col + op.b_cs), o_ptr.eq(o_ptr + op.o_cs)]
+        with m.Else():
+            m.d.sync += [t.eq(0), j.eq(0), b_col.eq(op.b), b_ptr.eq(op.b), i.eq(i + 1), a_row.eq(a_row + op.a_rs),
+                         a_ptr.eq(a_row + op.a_rs), o_row.eq(o_row + op.o_rs), o_ptr.eq(o_row + op.o_rs)]
+            with m.If(i == op.rows - 1):
+                m.d.sync += issuing.eq(0)
+    first0, last0 = Signal(), Signal()
+    m.d.comb += [first0.eq(t == 0), last0.eq(t == op.inner - 1)]
+    # stage 1: the RAMs answer; stage 2: operands registered; stage 3: product; stage 4: accumulator
+    v0, (v1, f1, l1, o1) = _read(m, issuing, first0, last0, o_ptr)
+    a2, b2 = Signal(signed(9)), Signal(signed(8))
+    m.d.sync += [a2.eq(Mux(op.a_unsigned, rams.a_u, rams.a_data)), b2.eq(rams.b_data)]
+    v2, f2, l2, o2 = _pipe(m, v1, f1, l1, o1)
+    prod = Signal(signed(17))
+    m.d.sync += prod.eq(a2 * b2)
+    v3, f3, l3, o3 = _pipe(m, v2, f2, l2, o2)
+    acc = Signal(signed(ACC_BITS))
+    with m.If(v3):
+        m.d.sync += acc.eq(Mux(f3, prod, acc + prod))
+    v4, o4 = _pipe(m, v3 & l3, o3)
+    # stage 5: round (add half an LSB of the shift, or push the logit); stage 6: shift
+    rounded = Signal(signed(ACC_BITS + 1))
+    m.d.sync += rounded.eq(acc + ((Const(1, ACC_BITS) << op.shift) >> 1))
+    with m.If(v4 & op.raw):
+        m.d.comb += [chain.push.eq(1), chain.value.eq(chain.logits[0] + acc)]
+    v5, o5 = _pipe(m, v4 & ~op.raw, o4)
+    shifted = Signal.like(rounded)
+    m.d.sync += shifted.eq(rounded >> op.shift)
+    # stage 7: saturate (and ReLU), write (the shift and the saturation in one stage miss 24 MHz on the UP5K)
+    v6, o6 = _pipe(m, v5, o5)
+    value = sat(shifted)
+    out = Mux(op.relu & (value < 0), 0, value)
+    with m.If(v6):
+        with m.If(op.o_b):
+            m.d.comb += [rams.b_wr.addr.eq(o6), rams.b_wr.data.eq(out), rams.b_wr.en.eq(1)]
+        with m.Else():
+            m.d.comb += [rams.a_wr.addr.eq(o6), rams.a_wr.data.eq(out), rams.a_wr.en.eq(1)]
+    busy = Signal()
+    m.d.comb += busy.eq(issuing | v0 | v1 | v2 | v3 | v4 | v5 | v6)
+    return busy
+
+
+def _read(m: Module, *signals) -> tuple[Signal, list[Signal]]:
+    """Copies of ``signals`` (issued with a RAM address) for the cycle its registered data is there: returns
+    (the middle stage's valid, the copies)."""
+    middle = _pipe(m, *signals)
+    return middle[0], _pipe(m, *middle)
+
+
+def _row_issue(m: Module, start, count):
+    """An index 0..count-1 issued one per cycle after ``start``; returns (issuing, index, last)."""
+    issuing, index = Signal(), Signal(count.shape(), name="issue_index")
+    with m.If(start):
+        m.d.sync += [issuing.eq(count != 0), index.eq(0)]
+    with m.Elif(issuing):
+        m.d.sync += index.eq(index + 1)
+        with m.If(index == count - 1):
+            m.d.sync += issuing.eq(0)
+    return issuing, index, index == count - 1
+
+
+def softmax_unit(m: Module, start, k, s_base: int, p_base: int, rams: Rams, div: Divider) -> Signal:
+    """P[j] = (EXP_LUT[max − S[j]]·⌊2^31/ΣE⌋) >> 24 for the k logits at ``s_base`` (golden ``softmax_int``, every
+    key kept). Two passes over the row (max, then E and ΣE, then E·r) around a 32-cycle division: 3k + 50 cycles.
+    Returns ``busy``."""
+    m.submodules.exp_lut = lut = Memory(shape=unsigned(16), depth=256, init=[int(e) for e in EXP_LUT])
+    lut_rd = lut.read_port()
+    busy = Signal()
+    go = Signal()
+    issuing, index, _ = _row_issue(m, go, k)
+    top, total, recip = Signal(signed(8)), Signal(div.den.shape()), Signal(17)   # r ≤ 2^16: ΣE ≥ 2^15
+    phase = Signal(2)                       # 0 max, 1 sum, 2 out
+    with m.If(issuing):
+        m.d.comb += rams.a_rd.addr.eq(s_base + index)
+    v0, (v1, j1) = _read(m, issuing, index)
+    z = Signal(9)
+    m.d.sync += z.eq(top - rams.a_data)
+    v2, j2 = _pipe(m, v1, j1)
+    m.d.comb += lut_rd.addr.eq(z)
+    with m.If(v1 & (phase == 0)):
+        m.d.sync += top.eq(Mux(j1 == 0, rams.a_data, Mux(rams.a_data > top, rams.a_data, top)))
+    v3, j3 = _pipe(m, v2, j2)      # the LUT answers in stage 3
+    prod = Signal(33)
+    m.d.sync += prod.eq(lut_rd.data * recip)
+    with m.If(v3 & (phase == 1)):
+        m.d.sync += total.eq(total + lut_rd.data)
+    v4, j4 = _pipe(m, v3, j3)
+    with m.If(v4 & (phase == 2)):
+        m.d.comb += [rams.a_wr.addr.eq(p_base + j4), rams.a_wr.data.eq(prod >> 24), rams.a_wr.en.eq(1)]
+    draining = issuing | v0 | v1 | v2 | v3 | v4      # not `go`: it is driven from ~draining
+    with m.If(busy):
+        m.d.comb += [div.num.eq(1 << 31), div.den.eq(total)]
+    with m.FSM(name="softmax"):
+        with m.State("IDLE"):
+            with m.If(start):
+                m.d.sync += [phase.eq(0), total.eq(0), busy.eq(1)]
+                m.d.comb += go.eq(1)
+                m.next = "PASS"
+        with m.State("PASS"):
+            with m.If(~draining):
+                with m.If(phase == 0):
+                    m.d.sync += phase.eq(1)
+                    m.d.comb += go.eq(1)
+                with m.Elif(phase == 1):
+                    m.d.comb += div.start.eq(1)
+                    m.next = "DIVIDE"
+                with m.Else():
+                    m.d.sync += busy.eq(0)
+                    m.next = "IDLE"
+        with m.State("DIVIDE"):
+            with m.If(~div.busy & ~div.start):
+                m.d.sync += [recip.eq(div.quotient), phase.eq(2)]
+                m.d.comb += go.eq(1)
+                m.next = "PASS"
+    return busy
+
+
+def addnorm_unit(m: Module, start, k, mem: MemoryMap, rams: Rams) -> Signal:
+    """Per row i < k: X[i] ← sat8(X[i] + Bk[i]) (the branch in B's K rows), then X[i] ← sat8(X[i] − ⌊ΣX[i]/d⌋)
+    (golden ``_meannorm``; d a power of two, so the floor division is an arithmetic shift). 2d + 6 cycles per row.
+    Returns ``busy``."""
+    d = mem.spec.d
+    busy, go, second = Signal(), Signal(), Signal()
+    row = Signal(range(mem.depth_a + 1))
+    rows_left = Signal.like(k)
+    issuing, index, _ = _row_issue(m, go, Const(d, range(d + 1)))
+    total = Signal(signed(8 + d.bit_length() + 1))
+    mean = total >> (d.bit_length() - 1)
+    with m.If(issuing):
+        m.d.comb += [rams.a_rd.addr.eq(row + index), rams.b_rd.addr.eq(mem.k + row + index)]
+    v0, (v1, j1) = _read(m, issuing, index)
+    y = Signal(signed(8))
+    m.d.sync += y.eq(sat(Mux(second, rams.a_data - mean, rams.a_data + rams.b_data)))
+    v2, j2 = _pipe(m, v1, j1)
+    with m.If(v2):
+        m.d.comb += [rams.a_wr.addr.eq(row + j2), rams.a_wr.data.eq(y), rams.a_wr.en.eq(1)]
+        with m.If(~second):
+            m.d.sync += total.eq(total + y)
+    draining = issuing | v0 | v1 | v2
+    with m.FSM(name="addnorm"):
+        with m.State("IDLE"):
+            with m.If(start & (k != 0)):
+                m.d.sync += [busy.eq(1), row.eq(mem.x), rows_left.eq(k), second.eq(0), total.eq(0)]
+                m.d.comb += go.eq(1)
+                m.next = "ROW"
+        with m.State("ROW"):
+            with m.If(~draining):
+                with m.If(~second):
+                    m.d.sync += second.eq(1)
+                    m.d.comb += go.eq(1)
+                with m.Elif(rows_left != 1):
+                    m.d.sync += [second.eq(0), total.eq(0), row.eq(row + d), rows_left.eq(rows_left - 1)]
+                    m.d.comb += go.eq(1)
+                with m.Else():
+                    m.d.sync += busy.eq(0)
+                    m.next = "IDLE"
+    return busy
+
+
+def pool_unit(m: Module, start, k, mem: MemoryMap, rams: Rams, div: Divider) -> Signal:
+    """pooled[j] = ⌊Σ_i<k X[i, j] / k⌋ (golden: floor division; −⌈|s|/k⌉ for s < 0), written to A's pooled row.
+    k + 40 cycles per dimension. Returns ``busy``."""
+    d = mem.spec.d
+    busy, go = Signal(), Signal()
+    dim = Signal(range(d + 1))
+    issuing, index, _ = _row_issue(m, go, k)
+    total = Signal(signed(8 + mem.spec.max_len.bit_length() + 1))
+    with m.If(issuing):
+        m.d.comb += rams.a_rd.addr.eq(mem.x + index * d + dim)
+    v0, (v1,) = _read(m, issuing)
+    with m.If(v1):
+        m.d.sync += total.eq(total + rams.a_data)
+    draining = issuing | v0 | v1
+    negative = total < 0
+    with m.If(busy):
+        m.d.comb += [div.num.eq(Mux(negative, -total + k - 1, total)), div.den.eq(k)]
+    with m.FSM(name="pool"):
+        with m.State("IDLE"):
+            with m.If(start):
+                m.d.sync += [busy.eq(1), dim.eq(0), total.eq(0)]
+                m.d.comb += go.eq(1)
+                m.next = "SUM"
+        with m.State("SUM"):
+            with m.If(~draining):
+                m.d.comb += div.start.eq(1)
+                m.next = "DIVIDE"
+        with m.State("DIVIDE"):
+            with m.If(~div.busy & ~div.start):
+                mean = Mux(negative, -div.quotient, div.quotient)
+                m.d.comb += [rams.a_wr.addr.eq(mem.pooled + dim), rams.a_wr.data.eq(mean), rams.a_wr.en.eq(1)]
+                m.d.sync += [dim.eq(dim + 1), total.eq(0)]
+                with m.If(dim == d - 1):
+                    m.d.sync += busy.eq(0)
+                    m.next = "IDLE"
+                with m.Else():
+                    m.d.comb += go.eq(1)
+                    m.next = "SUM"
+    return busy
+
+
+def bias_unit(m: Module, start, mem: MemoryMap, rams: Rams, chain: LogitChain) -> Signal:
+    """Push the C biases (4 little-endian bytes each at B's bias table) into the logit chain: 4·C + 3 cycles.
+    Returns ``busy``."""
+    n = 4 * len(chain.logits)
+    issuing, index, _ = _row_issue(m, start, Const(n, range(n + 1)))
+    with m.If(issuing):
+        m.d.comb += rams.b_rd.addr.eq(mem.bias + index)
+    v0, (v1, j1) = _read(m, issuing, index)
+    word = Signal(ACC_BITS)
+    v2, = _pipe(m, v1 & (j1[:2] == 3))
+    with m.If(v1):
+        m.d.sync += word.eq(Cat(word[8:], rams.b_u))
+    with m.If(v2):
+        m.d.comb += [chain.push.eq(1), chain.value.eq(word)]
+    busy = Signal()
+    m.d.comb += busy.eq(start | issuing | v0 | v1 | v2)
+    return busy
