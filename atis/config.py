@@ -183,6 +183,7 @@ def _cross_check(cfg: AtisConfig) -> None:
         raise ConfigError(f"transformer.heads = {cfg.transformer.heads}: must divide model.d_model ({d})")
     if cfg.transformer.lanes > d:
         raise ConfigError(f"transformer.lanes = {cfg.transformer.lanes}: must be in 1..model.d_model ({d})")
+    _check_ram_bank(cfg.transformer.ram_bank)
     _check_files(cfg)
 
 
@@ -208,6 +209,11 @@ def _check_files(cfg: AtisConfig) -> None:
 def _ordered(path_lo: str, lo: float, path_hi: str, hi: float) -> None:
     if not lo < hi:
         raise ConfigError(f"{path_lo} = {lo:g}: must be below {path_hi} ({hi:g})")
+
+
+def _check_ram_bank(bank: int) -> None:
+    if bank and (bank < 256 or bank & (bank - 1)):
+        raise ConfigError(f"transformer.ram_bank = {bank}: must be 0 or a power of two >= 256")
 
 
 def _cross_check_analog(cfg: AtisConfig) -> None:

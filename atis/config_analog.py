@@ -172,6 +172,10 @@ class TransformerConfig:
         default="pipelined", metadata=_choice("RTL engine. pipelined: every block its own MAC lanes and buffers "
                                               "(fast, large); sequenced: one MAC and two block RAMs run the graph "
                                               "step by step (fits the UP5K; lanes and keymask unused)"))
+    ram_bank: int = field(
+        default=0, metadata=_int(0, 65536, "sequenced engine: bytes per block-RAM bank, 0 or a power of two >= 256 "
+                                           "(0: one RAM per operand). Each bank has its own output register, one "
+                                           "more cycle of read latency for a short mux (ECP5: 2048 = one DP16KD)"))
     mask: Literal["drop", "keymask"] = field(
         default="drop", metadata=_choice("drop: pruned tokens leave before the block; keymask: they stay as "
                                             "queries, masked as keys"))

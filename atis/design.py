@@ -44,6 +44,7 @@ class TransformerSpec:
     max_len: int
     lanes: int
     engine: str = "pipelined"       # pipelined: hdl.transformer.Transformer; sequenced: hdl.sequenced
+    ram_bank: int = 0               # sequenced engine: bytes per registered block-RAM bank (0: one RAM each)
 
     def __post_init__(self):
         for name in ("d", "heads", "ffn", "layers", "classes", "max_len", "lanes"):
@@ -90,7 +91,7 @@ def resolve_design(cfg: AtisConfig) -> DesignSpec:
     t = cfg.transformer
     transformer = TransformerSpec(d=cfg.model.d_model, heads=t.heads, ffn=t.ffn, layers=t.layers,
                                   classes=t.classes, max_len=cfg.model.seq_len, lanes=t.lanes,
-                                  engine=t.engine)
+                                  engine=t.engine, ram_bank=t.ram_bank)
     return DesignSpec(
         projection=resolve_projection(cfg), sequencer=resolve_sequencer(cfg),
         digital=resolve_digital_scorer(cfg) if cfg.fpga.scorer == "digital" else None,

@@ -8,6 +8,7 @@ import shlex
 import shutil
 import statistics
 import subprocess
+import sys
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -51,6 +52,8 @@ class BuildReport:
     #: nextpnr seed -> the worst clock's Fmax (seed 1 made the bitstream), and the margin they are held to.
     seed_fmax_MHz: dict[int, float] = field(default_factory=dict)
     bitstream_sha256: str = ""
+    #: Synthesis options added after Yosys hit a known internal error (see :data:`YOSYS_RETRIES`), or "".
+    synth_retry: str = ""
 
     @property
     def margin_MHz(self) -> float:
@@ -85,6 +88,9 @@ class BuildReport:
                           f"({cp['logic_ns']:.2f} ns logic, {cp['routing_ns']:.2f} ns routing)"]
         if self.blocks:
             lines += ["", utilization_markdown(self.blocks)]
+        if self.synth_retry:
+            lines += ["", f"synthesized with `synth_ecp5 {self.synth_retry}`: the default aborted inside ABC9 "
+                          "(a Yosys bug)"]
         lines += ["", "tools: " + ", ".join(f"{k} {v}" for k, v in self.tool_versions.items())]
         return "\n".join(lines) + "\n"
 
@@ -145,14 +151,12 @@ def build_board(name: str, cfg: AtisConfig | None = None, out_dir: Path = DEFAUL
                                                                      else "")
     plan = platform.build(top, name="atis", build_dir=str(where), do_build=False, nextpnr_opts=nextpnr, **synth)
     plan.extract(str(where))
-    log = where / "build.log"
-    with log.open("w") as out:
-        proc = subprocess.run(["sh", "build_atis.sh"], cwd=where, stdout=out, stderr=subprocess.STDOUT)
+    proc, retry = _run_toolchain(where)
     if proc.returncode != 0:
-        errors = [ln.strip() for ln in log.read_text().splitlines() if "ERROR" in ln or "Error" in ln]
+        source, error = _first_error(where)
         failed = _keep_failed(where, final)
-        raise BuildError(f"{board.name}: toolchain failed ({errors[-1] if errors else 'see log'}); "
-                         f"log {failed / 'build.log'}")
+        raise BuildError(f"{board.name}: toolchain failed ({error or 'no error line'}); "
+                         f"log {failed / source}")
     report = json.loads((where / "report.json").read_text())
     bitstream = where / f"atis.{board.bitstream_suffix}"
     tools = [board.tools["YOSYS"]] + [c for v, c in board.tools.items() if v.startswith("NEXTPNR")]
@@ -162,7 +166,7 @@ def build_board(name: str, cfg: AtisConfig | None = None, out_dir: Path = DEFAUL
         fmax_MHz={clk: round(v["achieved"], 2) for clk, v in report["fmax"].items()},
         utilization={k: {"used": v["used"], "available": v["available"]} for k, v in report["utilization"].items()},
         critical_path=_critical_path(report), tool_versions={t: _tool_version(t) for t in tools},
-        build_s=0.0)
+        build_s=0.0, synth_retry=retry)
     result.meets_timing = bool(result.fmax_MHz) and min(result.fmax_MHz.values()) >= board.clock_MHz
     result.seed_fmax_MHz = {1: min(result.fmax_MHz.values(), default=0.0)}
     for seed in range(2, seeds + 1):
@@ -187,6 +191,45 @@ def build_board(name: str, cfg: AtisConfig | None = None, out_dir: Path = DEFAUL
     shutil.rmtree(final, ignore_errors=True)
     where.rename(final)
     return result
+
+
+#: Yosys 0.66-0.70 abort inside ABC9's reintegration on some netlists of the ECP5 pipeline (an internal assertion,
+#: not a design error; which netlists is unpredictable). ``synth_ecp5 -dff`` (ABC9 maps the flip-flops too) has
+#: passed where the default failed, and ``-nolutram`` where ``-dff`` failed: retried in that order.
+YOSYS_RETRIES = ("-dff", "-nolutram")
+YOSYS_ABC9_BUG = "ABC_OPS_REINTEGRATE"
+
+
+def _run_toolchain(where: Path) -> tuple[subprocess.CompletedProcess, str]:
+    """Run the build script; after a Yosys ABC9 reintegration abort, again with each of :data:`YOSYS_RETRIES`.
+    Returns the last run and the options it added ("" when none were needed)."""
+    script = where / "atis.ys"
+    original = script.read_text()
+    attempts = ("", *YOSYS_RETRIES) if "synth_ecp5 " in original else ("",)
+    for n, retry in enumerate(attempts):
+        script.write_text(original.replace("synth_ecp5 ", f"synth_ecp5 {retry} ", 1) if retry else original)
+        with (where / "build.log").open("w") as out:
+            proc = subprocess.run(["sh", "build_atis.sh"], cwd=where, stdout=out, stderr=subprocess.STDOUT)
+        rpt = where / "atis.rpt"
+        tail = rpt.read_text(errors="replace")[-4000:] if rpt.exists() else ""
+        if proc.returncode == 0 or not ("ERROR: Assert" in tail and YOSYS_ABC9_BUG in tail) \
+                or n + 1 == len(attempts):
+            return proc, retry
+        print(f"Yosys aborted in ABC9 reintegration (a known Yosys bug, not a design error): synthesizing again "
+              f"with synth_ecp5 {attempts[n + 1]}", file=sys.stderr)
+    raise AssertionError("unreachable")
+
+
+def _first_error(where: Path) -> tuple[str, str | None]:
+    """(log file, its last error line) of a failed toolchain run: Yosys ``-q`` and nextpnr ``--quiet`` write
+    their errors to their own logs (atis.rpt, atis.tim), not to the script's output."""
+    for name in ("build.log", "atis.rpt", "atis.tim"):
+        path = where / name
+        lines = path.read_text(errors="replace").splitlines() if path.exists() else []
+        errors = [ln.strip() for ln in lines if "ERROR" in ln or "Error" in ln]
+        if errors:
+            return name, errors[-1]
+    return "build.log", None
 
 
 def _keep_failed(where: Path, final: Path) -> Path:

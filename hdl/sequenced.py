@@ -35,7 +35,8 @@ class SequencedTransformer(wiring.Component):
     ``k·(2·k·dh + 3k + 70)`` for the logits, the softmax and P·V (the ``attention_cycles``), plus ``k·(4d + 12)``
     for the two add-and-norms; then ``d·(k + 40)`` for pooling, ``4C`` for the biases and ``d·C`` for the
     classifier. Rows enter at d cycles per kept row (the bytes are written one per cycle) and one per pruned row.
-    Weights load at one byte per cycle between sequences.
+    Weights load at one byte per cycle between sequences. ``spec.ram_bank`` splits the RAMs into registered banks
+    (a few cycles more per product and pass; :class:`atis.hdl.sequenced_units.Rams`).
     """
 
     def __init__(self, spec: TransformerSpec):
@@ -53,7 +54,7 @@ class SequencedTransformer(wiring.Component):
         m = Module()
         s, mem = self.spec, self.memory_map
         d, dh, f = s.d, s.dh, s.ffn
-        rams = units.Rams(m, mem)
+        rams = units.Rams(m, mem, s.ram_bank)
         m.submodules.divider = div = units.Divider(32, max(s.max_len << 15, s.max_len).bit_length())
         op = units.MatOp(mem, max(s.max_len, d, f, s.classes))
         chain = units.LogitChain(m, s.classes)

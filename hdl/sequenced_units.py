@@ -6,7 +6,10 @@ there the cycle after the address) and every product, LUT read and shift has a r
 """
 from __future__ import annotations
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+import functools
+import operator
+
+from amaranth.hdl import Array, Cat, Const, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import wiring
 from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
@@ -22,18 +25,66 @@ __all__ = ["Rams", "MatOp", "Divider", "LogitChain", "mat_unit", "softmax_unit",
 ACC_BITS = 32
 
 
+class _ReadPort:
+    def __init__(self, depth: int, name: str):
+        self.addr = Signal(range(depth), name=f"{name}_rd_addr")
+
+
+class _WritePort:
+    def __init__(self, depth: int, name: str):
+        self.addr = Signal(range(depth), name=f"{name}_wr_addr")
+        self.data, self.en = Signal(8, name=f"{name}_wr_data"), Signal(name=f"{name}_wr_en")
+
+
+def _byte_ram(m: Module, name: str, depth: int, bank: int) -> tuple[_ReadPort, _WritePort, Signal, int]:
+    """A byte RAM behind plain port signals: returns (read port, write port, registered read data, latency).
+    ``bank = 0``: one Memory, its data registered once (latency 2). Otherwise the read address is registered,
+    then banks of ``bank`` bytes are each read into their own register, then one registered mux (latency 4;
+    3 for a RAM of one bank): the mux of a deep cascade straight out of the block RAMs limits the clock."""
+    rd, wr, data = _ReadPort(depth, name), _WritePort(depth, name), Signal(8, name=f"{name}_data")
+    at = rd.addr
+    if bank:
+        # the units' address adders and the mux between them are a cycle by themselves at 75 MHz on the ECP5
+        at = Signal.like(rd.addr, name=f"{name}_rd_at")
+        m.d.sync += at.eq(rd.addr)
+    sizes = [min(bank, depth - lo) for lo in range(0, depth, bank)] if bank else [depth]
+    outs = []
+    low = (bank - 1).bit_length() if len(sizes) > 1 else len(rd.addr)
+    for n, size in enumerate(sizes):
+        m.submodules[f"{name}_bank{n}" if len(sizes) > 1 else name] = mem = \
+            Memory(shape=unsigned(8), depth=size, init=[])
+        rp, wp = mem.read_port(), mem.write_port()
+        hit = wr.addr[low:] == n if len(sizes) > 1 else 1
+        m.d.comb += [rp.addr.eq(at[:low]), wp.addr.eq(wr.addr[:low]), wp.data.eq(wr.data),
+                     wp.en.eq(wr.en & hit)]
+        outs.append(rp.data)
+    if len(sizes) == 1:
+        m.d.sync += data.eq(outs[0])
+        return rd, wr, data, 3 if bank else 2
+    regs = [Signal(8, name=f"{name}_bank{n}_data") for n in range(len(sizes))]
+    pick, picked = Signal(range(len(sizes))), Signal(range(len(sizes)))
+    m.d.sync += [*(r.eq(o) for r, o in zip(regs, outs)), pick.eq(at[low:]), picked.eq(pick),
+                 data.eq(Array(regs)[picked])]
+    return rd, wr, data, 4
+
+
 class Rams:
     """RAM A (left operands, byte wide) and RAM B (weights, K, V), one read and one write port each; the units
-    drive the read addresses and the write ports (0 when no unit does). Read data is registered once more after
-    the RAM (``a_u``/``b_u``, signed views ``a_data``/``b_data``): it is there two cycles after its address,
-    because on the ECP5 a cascade of ~17 DP16KD and its output mux take most of a 75 MHz cycle by themselves."""
+    drive the read addresses and the write ports (0 when no unit does). Read data is registered after the RAM
+    (``a_u``/``b_u``, signed views ``a_data``/``b_data``): it is there ``latency`` cycles after its address (2, or
+    4 with ``bank``: see :func:`_byte_ram`), because on the ECP5 a cascade of ~17 DP16KD and its output mux
+    take most of a 75 MHz cycle by themselves."""
 
-    def __init__(self, m: Module, mem: MemoryMap):
-        m.submodules.ram_a = a = Memory(shape=unsigned(8), depth=mem.depth_a, init=[])
-        m.submodules.ram_b = b = Memory(shape=unsigned(8), depth=mem.depth_b, init=[])
-        self.a_rd, self.a_wr, self.b_rd, self.b_wr = a.read_port(), a.write_port(), b.read_port(), b.write_port()
-        self.a_u, self.b_u = Signal(8), Signal(8)
-        m.d.sync += [self.a_u.eq(self.a_rd.data), self.b_u.eq(self.b_rd.data)]
+    def __init__(self, m: Module, mem: MemoryMap, bank: int = 0):
+        self.a_rd, self.a_wr, self.a_u, lat_a = _byte_ram(m, "ram_a", mem.depth_a, bank)
+        self.b_rd, self.b_wr, self.b_u, lat_b = _byte_ram(m, "ram_b", mem.depth_b, bank)
+        self.latency = max(lat_a, lat_b)
+        # the shallower RAM's data waits for the deeper one's, so every unit sees both after `latency` cycles
+        for name in ("a_u", "b_u"):
+            for _ in range((lat_a if name == "a_u" else lat_b), self.latency):
+                late = Signal(8, name=f"{name}_late")
+                m.d.sync += late.eq(getattr(self, name))
+                setattr(self, name, late)
         self.a_data, self.b_data = self.a_u.as_signed(), self.b_u.as_signed()
 
 
@@ -108,8 +159,9 @@ def _pipe(m: Module, *signals) -> list[Signal]:
 
 
 def mat_unit(m: Module, op: MatOp, start, rams: Rams, chain: LogitChain) -> Signal:
-    """Issue one product term per cycle; 7 pipeline stages (address, RAM, operand, product, accumulate, round,
-    shift, saturate + write). Returns ``busy``. Cycles: rows·cols·inner + 7."""
+    """Issue one product term per cycle; 7 pipeline stages (address, RAM (``rams.latency − 1`` stages), operand,
+    product, accumulate, round, shift, saturate + write). Returns ``busy``. Cycles: rows·cols·inner + 7 (+ 2
+    with banked RAMs; every unit's read takes those two cycles more)."""
     issuing = Signal()
     i, j, t = Signal.like(op.rows), Signal.like(op.cols), Signal.like(op.inner)
     a_row, a_ptr = Signal.like(op.a), Signal.like(op.a)
@@ -134,7 +186,7 @@ def mat_unit(m: Module, op: MatOp, start, rams: Rams, chain: LogitChain) -> Sign
     first0, last0 = Signal(), Signal()
     m.d.comb += [first0.eq(t == 0), last0.eq(t == op.inner - 1)]
     # stage 1: the RAMs answer; stage 2: operands registered; stage 3: product; stage 4: accumulator
-    v0, (v1, f1, l1, o1) = _read(m, issuing, first0, last0, o_ptr)
+    v0, (v1, f1, l1, o1) = _read(m, rams, issuing, first0, last0, o_ptr)
     a2, b2 = Signal(signed(9)), Signal(signed(8))
     m.d.sync += [a2.eq(Mux(op.a_unsigned, rams.a_u, rams.a_data)), b2.eq(rams.b_data)]
     v2, f2, l2, o2 = _pipe(m, v1, f1, l1, o1)
@@ -167,11 +219,15 @@ def mat_unit(m: Module, op: MatOp, start, rams: Rams, chain: LogitChain) -> Sign
     return busy
 
 
-def _read(m: Module, *signals) -> tuple[Signal, list[Signal]]:
+def _read(m: Module, rams: Rams, *signals) -> tuple[Signal, list[Signal]]:
     """Copies of ``signals`` (issued with a RAM address) for the cycle its registered data is there: returns
-    (the middle stage's valid, the copies)."""
-    middle = _pipe(m, *signals)
-    return middle[0], _pipe(m, *middle)
+    (whether one is still in the stages between, the copies)."""
+    stages = [list(signals)]
+    for _ in range(rams.latency):
+        stages.append(_pipe(m, *stages[-1]))
+    pending = Signal()
+    m.d.comb += pending.eq(functools.reduce(operator.or_, (st[0] for st in stages[1:-1])))
+    return pending, stages[-1]
 
 
 def _row_issue(m: Module, start, count):
@@ -188,7 +244,7 @@ def _row_issue(m: Module, start, count):
 
 def softmax_unit(m: Module, start, k, s_base: int, p_base: int, rams: Rams, div: Divider) -> Signal:
     """P[j] = (EXP_LUT[max − S[j]]·⌊2^31/ΣE⌋) >> 24 for the k logits at ``s_base`` (golden ``softmax_int``, every
-    key kept). Two passes over the row (max, then E and ΣE, then E·r) around a 32-cycle division: 3k + 50 cycles.
+    key kept). Two passes over the row (max, then E and ΣE, then E·r) around a 32-cycle division: 3k + 53 cycles.
     Returns ``busy``."""
     m.submodules.exp_lut = lut = Memory(shape=unsigned(16), depth=256, init=[int(e) for e in EXP_LUT])
     lut_rd = lut.read_port()
@@ -199,22 +255,25 @@ def softmax_unit(m: Module, start, k, s_base: int, p_base: int, rams: Rams, div:
     phase = Signal(2)                       # 0 max, 1 sum, 2 out
     with m.If(issuing):
         m.d.comb += rams.a_rd.addr.eq(s_base + index)
-    v0, (v1, j1) = _read(m, issuing, index)
+    v0, (v1, j1) = _read(m, rams, issuing, index)
     z = Signal(9)
     m.d.sync += z.eq(top - rams.a_data)
     v2, j2 = _pipe(m, v1, j1)
     m.d.comb += lut_rd.addr.eq(z)
     with m.If(v1 & (phase == 0)):
         m.d.sync += top.eq(Mux(j1 == 0, rams.a_data, Mux(rams.a_data > top, rams.a_data, top)))
-    v3, j3 = _pipe(m, v2, j2)      # the LUT answers in stage 3
-    prod = Signal(33)
-    m.d.sync += prod.eq(lut_rd.data * recip)
-    with m.If(v3 & (phase == 1)):
-        m.d.sync += total.eq(total + lut_rd.data)
+    v3, j3 = _pipe(m, v2, j2)      # the LUT answers in stage 3; registered before the multiplier (ECP5 timing)
+    e = Signal(16)
+    m.d.sync += e.eq(lut_rd.data)
     v4, j4 = _pipe(m, v3, j3)
-    with m.If(v4 & (phase == 2)):
-        m.d.comb += [rams.a_wr.addr.eq(p_base + j4), rams.a_wr.data.eq(prod >> 24), rams.a_wr.en.eq(1)]
-    draining = issuing | v0 | v1 | v2 | v3 | v4      # not `go`: it is driven from ~draining
+    prod = Signal(33)
+    m.d.sync += prod.eq(e * recip)
+    with m.If(v4 & (phase == 1)):
+        m.d.sync += total.eq(total + e)
+    v5, j5 = _pipe(m, v4, j4)
+    with m.If(v5 & (phase == 2)):
+        m.d.comb += [rams.a_wr.addr.eq(p_base + j5), rams.a_wr.data.eq(prod >> 24), rams.a_wr.en.eq(1)]
+    draining = issuing | v0 | v1 | v2 | v3 | v4 | v5      # not `go`: it is driven from ~draining
     with m.If(busy):
         m.d.comb += [div.num.eq(1 << 31), div.den.eq(total)]
     with m.FSM(name="softmax"):
@@ -255,7 +314,7 @@ def addnorm_unit(m: Module, start, k, mem: MemoryMap, rams: Rams) -> Signal:
     mean = total >> (d.bit_length() - 1)
     with m.If(issuing):
         m.d.comb += [rams.a_rd.addr.eq(row + index), rams.b_rd.addr.eq(mem.k + row + index)]
-    v0, (v1, j1) = _read(m, issuing, index)
+    v0, (v1, j1) = _read(m, rams, issuing, index)
     y = Signal(signed(8))
     m.d.sync += y.eq(sat(Mux(second, rams.a_data - mean, rams.a_data + rams.b_data)))
     v2, j2 = _pipe(m, v1, j1)
@@ -294,7 +353,7 @@ def pool_unit(m: Module, start, k, mem: MemoryMap, rams: Rams, div: Divider) -> 
     total = Signal(signed(8 + mem.spec.max_len.bit_length() + 1))
     with m.If(issuing):
         m.d.comb += rams.a_rd.addr.eq(mem.x + index * d + dim)
-    v0, (v1,) = _read(m, issuing)
+    v0, (v1,) = _read(m, rams, issuing)
     with m.If(v1):
         m.d.sync += total.eq(total + rams.a_data)
     draining = issuing | v0 | v1
@@ -332,7 +391,7 @@ def bias_unit(m: Module, start, mem: MemoryMap, rams: Rams, chain: LogitChain) -
     issuing, index, _ = _row_issue(m, start, Const(n, range(n + 1)))
     with m.If(issuing):
         m.d.comb += rams.b_rd.addr.eq(mem.bias + index)
-    v0, (v1, j1) = _read(m, issuing, index)
+    v0, (v1, j1) = _read(m, rams, issuing, index)
     word = Signal(ACC_BITS)
     v2, = _pipe(m, v1 & (j1[:2] == 3))
     with m.If(v1):

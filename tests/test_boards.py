@@ -120,3 +120,13 @@ def test_fpaa_export_writes_the_program_and_its_quantization_error(tmp_path):
     table, full = write_fpaa_program(fine, tmp_path)
     assert table.read_text().splitlines()[0] == "input,dac_channel,round,weight,polarity,gain_steps,gain,error"
     assert len(table.read_text().splitlines()) == cfg.projection.m + 1 and full.is_file()
+
+
+def test_failed_build_names_the_error_in_the_tool_log(tmp_path):
+    """Yosys -q writes its error to atis.rpt, not to the script's output: the message must quote it."""
+    from atis.boards.build import _first_error
+    (tmp_path / "build.log").write_text("")
+    (tmp_path / "atis.rpt").write_text("2.46.18.7. Executing ABC_OPS_REINTEGRATE pass\nERROR: Assert `x' failed\n")
+    assert _first_error(tmp_path) == ("atis.rpt", "ERROR: Assert `x' failed")
+    (tmp_path / "atis.rpt").write_text("fine\n")
+    assert _first_error(tmp_path) == ("build.log", None)

@@ -50,6 +50,8 @@ def test_round_trips_through_dict():
     ({"dac": {"part_bits": 10}}, "dac.part_bits = 10: the AD5628 is a 12-bit part"),
     ({"dac": {"sclk_divider": 3}}, "dac.sclk_divider = 3: must be even"),
     ({"dac": {"sclk_divider": 2}, "fpga": {"clock_MHz": 200}}, "dac.sclk_divider = 2: SCLK would be 100 MHz"),
+    ({"transformer": {"ram_bank": 1000}}, "transformer.ram_bank = 1000: must be 0 or a power of two >= 256"),
+    ({"transformer": {"ram_bank": 128}}, "transformer.ram_bank = 128: must be 0 or a power of two"),
     ({"fpga": {"compare_wait_ns": 10}}, "fpga.compare_wait_ns = 10: must be >= fpaa.comparator.delay_ns (20)"),
     ({"transformer": {"heads": 3}}, "transformer.heads = 3: must divide model.d_model (64)"),
     ({"transformer": {"mask": "soft"}}, "transformer.mask = 'soft': must be one of drop, keymask"),

@@ -36,10 +36,14 @@ def _run(spec: TransformerSpec, w, sequences):
     return answers
 
 
-@pytest.mark.parametrize("d, heads, ffn, layers", [(8, 2, 8, 2), (4, 1, 8, 1)])
-def test_sequenced_logits_equal_golden(rng, d, heads, ffn, layers):
+@pytest.mark.parametrize("d, heads, ffn, layers, ram_bank", [(8, 2, 8, 2, 0), (4, 1, 8, 1, 0), (8, 2, 8, 2, 256)])
+def test_sequenced_logits_equal_golden(rng, d, heads, ffn, layers, ram_bank):
+    """ram_bank = 256: RAM B of ~900 bytes in four registered banks (the last one short), read latency 4."""
     n, classes = 6, 3
-    spec = TransformerSpec(d=d, heads=heads, ffn=ffn, layers=layers, classes=classes, max_len=n, lanes=1)
+    spec = TransformerSpec(d=d, heads=heads, ffn=ffn, layers=layers, classes=classes, max_len=n, lanes=1,
+                           engine="sequenced", ram_bank=ram_bank)
+    if ram_bank:
+        assert MemoryMap(spec).depth_b > 3 * ram_bank
     w = random_weights(d, heads, ffn, layers, classes, seed=3)
     masks = [np.ones(n, bool), np.zeros(n, bool), np.eye(n, dtype=bool)[2],        # all, none, one kept
              *(rng.random(n) < 0.5 for _ in range(3))]
