@@ -1,9 +1,10 @@
 """Build and run cocotb benches under Verilator; used by the pytest wrappers and by ``atis regress``/``atis demo``.
 
-Each bench gets ``build/sim/<bench>/``: the config it ran with (``config.yaml``), its Verilog (``rtl/``), the
-Verilator build, ``build.log``/``sim.log``, ``results.xml`` and ``metrics.json``. Simulations run without tracing;
-when a bench fails it is rebuilt with tracing and re-run once (same seeds, so the same failure), keeping
-``dump.fst`` (or ``dump.vcd`` where the FST writer's lz4 headers are missing).
+Each bench gets ``build/sim/<bench>/``: the config it ran with (``config.yaml``), its Verilog (``rtl/``, with the
+bench wrapper when the DUT has an AD5628 port: :mod:`.tb_wrapper`), ``obj.log`` (the Verilator build, or the line
+naming the cached model it reused: :mod:`.model_cache`), ``sim.log``, ``results.xml`` and ``metrics.json``.
+Simulations run without tracing; when a bench fails it is rebuilt with tracing and re-run once (same seeds, so the
+same failure), keeping ``dump.fst`` (or ``dump.vcd`` where the FST writer's lz4 headers are missing).
 """
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import dataclasses
 import json
 import logging
 import os
+import resource
 import subprocess
 import time
 import xml.etree.ElementTree as ElementTree
@@ -28,12 +30,25 @@ from atis.design import resolve_design
 from atis.hdl.export import LINT_WAIVERS, MODULE_PREFIX, write_verilog
 from atis.toolchain import activate_verilator
 
-__all__ = ["Bench", "BenchResult", "BENCHES", "pipeline_bench", "select_benches", "run_bench", "DEFAULT_WORK_DIR"]
+from .model_cache import PortsOnlyVerilator, cached_model
+from .tb_wrapper import wrap_for_bench
+
+__all__ = ["Bench", "BenchResult", "BENCHES", "SPEED_ARGS", "SIM_ENV", "pipeline_bench", "select_benches",
+           "bench_config", "run_bench", "DEFAULT_WORK_DIR"]
 
 log = logging.getLogger(__name__)
 #: The folder holding the ``atis`` package, for the simulator's Python (an editable checkout or site-packages).
 PACKAGE_PARENT = Path(atis.__file__).resolve().parent.parent
 DEFAULT_WORK_DIR = Path("build") / "sim"
+#: Verilator options of every bench model: its slower optimizations (-O3), X values resolved for speed rather than
+#: randomized (Amaranth gives every register an init value, so no X reaches a port), and --timing for the bench
+#: wrapper's clock (tb_wrapper; its half period is never 0). No --threads: 2 shared cores, and cocotb's loop runs
+#: between every evaluation.
+SPEED_ARGS = ["-O3", "--x-assign", "fast", "--x-initial", "fast", "--timing", "--no-sched-zero-delay"]
+#: Environment of every simulation. cocotb rewrites the asserts of every module imported after it starts (pytest's
+#: rewriting, for readable failures) unless told which: that recompiled numpy/scipy/sklearn code on each launch, 1
+#: to 7 s of CPU per simulation. The asserts are in the benches (test_*.py) and the virtual board.
+SIM_ENV = {"COCOTB_REWRITE_ASSERTION_FILES": "test_*.py virtual_board.py"}
 
 
 def _learned_weights(cfg: AtisConfig, where: Path) -> dict:
@@ -112,9 +127,16 @@ class BenchResult:
     wall_s: float = 0.0
     metrics: dict = field(default_factory=dict)
     failed_tests: list[str] = field(default_factory=list)
+    #: failed test -> its root cause ("AttributeError: ..." from results.xml), so it reaches the screen
+    causes: dict[str, str] = field(default_factory=dict)
     log: Path | None = None
     waveform: Path | None = None
     error: str | None = None        # the bench could not run (build failure, simulator crash)
+    #: test -> {"wall_s", "sim_ns"} from results.xml (the cocotb test's own wall time and simulated time)
+    cases: dict[str, dict] = field(default_factory=dict)
+    build_s: float = 0.0            # Verilator build, or finding the cached model
+    sim_wall_s: float = 0.0         # the simulator process(es), start to end
+    sim_cpu_s: float = 0.0          # their CPU time (user + system): robust on a shared machine
 
     @property
     def passed(self) -> bool:
@@ -128,24 +150,49 @@ def select_benches(pattern: str | None = None) -> list[Bench]:
     return [b for b in BENCHES if pattern in b.name or fnmatch(b.name, pattern)]
 
 
-def _bench_config(bench: Bench, base: AtisConfig, where: Path) -> AtisConfig:
+def bench_config(bench: Bench, base: AtisConfig, where: Path) -> AtisConfig:
+    """The config ``bench`` runs with on ``base`` (its overrides, then its fixtures' files written to ``where``)."""
     cfg = with_overrides(base, bench.overrides)
     if bench.fixtures is not None:
         cfg = with_overrides(cfg, bench.fixtures(cfg, where))
     return dataclasses.replace(cfg, source=where / "config.yaml")
 
 
-def _read_results(xml: Path) -> tuple[int, int, list[str]]:
+def _read_results(xml: Path) -> tuple[int, int, dict[str, str]]:
+    """(tests, failures, failed test -> "Type: message") of a cocotb results file."""
     if not xml.is_file():
-        return 0, 0, []
+        return 0, 0, {}
     tests = failures = 0
-    failed = []
+    failed = {}
     for case in ElementTree.parse(xml).getroot().iter("testcase"):
         tests += 1
-        if case.find("failure") is not None or case.find("error") is not None:
+        problem = case.find("failure") if case.find("failure") is not None else case.find("error")
+        if problem is not None:
             failures += 1
-            failed.append(case.get("name", "?"))
+            kind, message = problem.get("type", ""), (problem.get("message") or "").strip()
+            failed[case.get("name", "?")] = ": ".join(filter(None, [kind, message.splitlines()[0] if message
+                                                                      else ""])) or "no message"
     return tests, failures, failed
+
+
+def _case_times(xml: Path) -> dict[str, dict]:
+    """test -> its wall time and simulated time (ns) as cocotb's results file reports them."""
+    if not xml.is_file():
+        return {}
+    times = {}
+    for case in ElementTree.parse(xml).getroot().iter("testcase"):
+        props = {p.get("name"): p.get("value") for p in case.iter("property")}
+        times[case.get("name", "?")] = {"wall_s": float(case.get("time", 0)),
+                                        "sim_ns": float(props.get("sim_time_duration") or 0)}
+    return times
+
+
+def _crash_cause(log: Path) -> str | None:
+    """The last error line of a simulation that wrote no results (e.g. a clock period the simulator's
+    precision cannot represent), so the bench's message can quote it."""
+    lines = log.read_text(errors="replace").splitlines() if log.is_file() else []
+    hits = [ln.strip() for ln in lines if any(w in ln for w in ("Error", "error:", "ERROR", "Exception"))]
+    return hits[-1][:300] if hits else None
 
 
 def trace_format() -> str:
@@ -165,58 +212,66 @@ def run_bench(bench: Bench, config: AtisConfig | None = None, *, work_dir: Path 
               extra_env: dict[str, str] | None = None) -> BenchResult:
     """Generate the block's Verilog from the config (default: ``configs/default.yaml``), build it with Verilator
     and run the bench's cocotb tests (only ``testcase`` when given; ``extra_env`` reaches the bench)."""
-    from cocotb_tools.runner import get_runner
-
     started = time.monotonic()
     activate_verilator()
     where = ((work_dir or DEFAULT_WORK_DIR) / bench.name).resolve()   # cocotb nests relative result paths
     where.mkdir(parents=True, exist_ok=True)
     for stale in ("metrics.json", "results.xml", "dump.fst", "dump.vcd", "sim.log", "sim.traced.log"):
         (where / stale).unlink(missing_ok=True)
-    cfg = _bench_config(bench, config if config is not None else load_config(), where)
+    cfg = bench_config(bench, config if config is not None else load_config(), where)
     (where / "config.yaml").write_text(yaml.safe_dump(config_to_dict(cfg), sort_keys=False))
     rtl_cfg = with_overrides(cfg, bench.rtl_overrides) if bench.rtl_overrides else cfg
-    sources = write_verilog(resolve_design(rtl_cfg), where / "rtl", [bench.block])
-    toplevel = MODULE_PREFIX + bench.block
+    sources, toplevel = wrap_for_bench(write_verilog(resolve_design(rtl_cfg), where / "rtl", [bench.block]),
+                                       MODULE_PREFIX + bench.block)
     result = BenchResult(bench.name, log=where / "sim.log")
-    env = {"ATIS_BENCH_CONFIG": str(where / "config.yaml"), "ATIS_BENCH_TOKENS": str(tokens),
+    env = {**SIM_ENV, "ATIS_BENCH_CONFIG": str(where / "config.yaml"), "ATIS_BENCH_TOKENS": str(tokens),
            "ATIS_BENCH_SEED": str(seed), "ATIS_BENCH_METRICS": str(where / "metrics.json"),
            "PYTHONPATH": os.pathsep.join(filter(None, [str(PACKAGE_PARENT), os.environ.get("PYTHONPATH")])),
            **(extra_env or {})}
-    runner = get_runner("verilator")
+    runner = PortsOnlyVerilator()
     runner.log.setLevel(log.getEffectiveLevel())   # the runner forces INFO; follow the caller's logging instead
 
-    def build(obj: str, trace: list[str]) -> bool:
+    def build(obj: str, trace: list[str]) -> Path | None:
+        began = time.monotonic()
         try:
-            runner.build(sources=sources, hdl_toplevel=toplevel, build_dir=where / obj, waves=bool(trace),
-                         build_args=[*LINT_WAIVERS, *trace], log_file=where / f"{obj}.log")
-            return True
+            return cached_model(runner, sources, toplevel, [*LINT_WAIVERS, *SPEED_ARGS, *trace], waves=bool(trace),
+                                log_file=where / f"{obj}.log")
         except (RuntimeError, SystemExit) as e:
             result.error = f"Verilator build failed ({e}); see {where / f'{obj}.log'}"
             result.log = where / f"{obj}.log"
-            return False
+            return None
+        finally:
+            result.build_s += time.monotonic() - began
 
-    def simulate(obj: str, waves: bool, log: str) -> None:
+    def simulate(model: Path, waves: bool, log: str) -> None:
+        began, cpu = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
         try:
-            runner.test(test_module=bench.module, hdl_toplevel=toplevel, build_dir=where / obj, test_dir=where,
-                        testcase=testcase,
-                        extra_env=env, results_xml=str(where / "results.xml"), log_file=where / log,
-                        waves=waves, seed=seed)
+            runner.test(test_module=bench.module, hdl_toplevel=toplevel, hdl_toplevel_lang="verilog",
+                        build_dir=model, test_dir=where, testcase=testcase, extra_env=env,
+                        results_xml=str(where / "results.xml"), log_file=where / log, waves=waves, seed=seed)
         except (RuntimeError, SystemExit):
             pass    # judged from results.xml: a crash leaves no (or a partial) results file
+        done = resource.getrusage(resource.RUSAGE_CHILDREN)
+        result.sim_wall_s += time.monotonic() - began
+        result.sim_cpu_s += done.ru_utime - cpu.ru_utime + done.ru_stime - cpu.ru_stime
 
-    if not build("obj", []):
+    model = build("obj", [])
+    if model is None:
         result.wall_s = time.monotonic() - started
         return result
-    simulate("obj", waves=False, log="sim.log")
-    result.tests, result.failures, result.failed_tests = _read_results(where / "results.xml")
+    simulate(model, waves=False, log="sim.log")
+    result.tests, result.failures, result.causes = _read_results(where / "results.xml")
+    result.failed_tests = list(result.causes)
+    result.cases = _case_times(where / "results.xml")
     if result.tests == 0:
-        result.error = f"simulation produced no results; see {where / 'sim.log'}"
+        cause = _crash_cause(where / "sim.log")
+        result.error = f"simulation produced no results ({cause or 'no error line'}); see {where / 'sim.log'}"
     if not result.passed:
         # Same seeds, so the traced re-run reproduces the failure; its results.xml replaces the first one's.
         fmt = trace_format()
-        if build("obj-trace", ["--trace-fst" if fmt == "fst" else "--trace-vcd", "--trace-structs"]):
-            simulate("obj-trace", waves=True, log="sim.traced.log")
+        traced = build("obj-trace", ["--trace-fst" if fmt == "fst" else "--trace-vcd", "--trace-structs"])
+        if traced is not None:
+            simulate(traced, waves=True, log="sim.traced.log")
             wave = where / f"dump.{fmt}"
             result.waveform = wave if wave.is_file() else None
     metrics = where / "metrics.json"

@@ -2,6 +2,8 @@
 payload (a struct holding an int8 array and a struct) from ``i_data`` to ``o_data`` through Amaranth's
 ``SyncFIFOBuffered``. Checked: nothing lost, duplicated, reordered or changed under every pause pattern, dicts and
 lists in and out (no hand packing), and reset handling (the source drops ``valid`` and every BFM forgets its queue).
+A monitor that follows the source (``StreamMonitor(..., follow=source)``) must see exactly what the independent one
+sees.
 
 Built and launched by ``tests/test_bfm_stream.py``.
 """
@@ -54,6 +56,7 @@ class TB(TbBase):
         bus = StreamBus.from_prefix(dut, "i_data")
         self.source = StreamSource(bus, dut.clk, dut.rst, layout=layout)
         self.accepted = StreamMonitor(bus, dut.clk, dut.rst, layout=layout)
+        self.followed = StreamMonitor(bus, dut.clk, dut.rst, layout=layout, follow=self.source)   # same, cheaper
         self.sink = StreamSink(StreamBus.from_prefix(dut, "o_data"), dut.clk, dut.rst, layout=layout)
 
     def rows(self, n: int) -> list[dict]:
@@ -71,13 +74,14 @@ class TB(TbBase):
         assert await self.recv(len(rows)) == rows
         await self.source.wait()
         assert [self.accepted.recv_nowait() for _ in range(self.accepted.count())] == rows
+        assert [self.followed.recv_nowait() for _ in range(self.followed.count())] == rows
         await ClockCycles(self.dut.clk, 10)
         self.check_clean()
 
     def check_clean(self) -> None:
-        for bfm in (self.source, self.accepted, self.sink):
+        for bfm in (self.source, self.accepted, self.followed, self.sink):
             assert not bfm.protocol_errors, bfm.protocol_errors[:3]
-        assert self.sink.empty() and self.accepted.empty() and self.source.idle()
+        assert self.sink.empty() and self.accepted.empty() and self.followed.empty() and self.source.idle()
 
 
 @cocotb.test()
@@ -104,12 +108,13 @@ async def test_reset_flushes_every_bfm(dut: HierarchyObject) -> None:
     for row in tb.rows(50):
         tb.source.send_nowait(row)
     await ClockCycles(dut.clk, 20)
-    assert tb.sink.count() and tb.accepted.count() and not tb.source.idle()
+    assert tb.sink.count() and tb.accepted.count() and tb.followed.count() and not tb.source.idle()
     dut.rst.value = 1
     await RisingEdge(dut.clk)
     await ReadOnly()
     assert dut.i_data__valid.value == 0, "source kept valid up during reset"
-    assert tb.source.idle() and tb.sink.empty() and tb.accepted.empty(), "a BFM kept items through reset"
+    assert tb.source.idle() and tb.sink.empty() and tb.accepted.empty() and tb.followed.empty(), \
+        "a BFM kept items through reset"
     await ClockCycles(dut.clk, 3)
     dut.rst.value = 0
     await RisingEdge(dut.clk)

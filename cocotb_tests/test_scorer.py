@@ -35,7 +35,7 @@ class TB(TbBase):
         self.d = self.spec.d
         bus = StreamBus.from_prefix(dut, "i_token")
         self.source = StreamSource(bus, dut.clk, dut.rst, layout=element_layout())
-        self.accepted = StreamMonitor(bus, dut.clk, dut.rst, layout=element_layout())
+        self.accepted = StreamMonitor(bus, dut.clk, dut.rst, layout=element_layout(), follow=self.source)
         self.sink = StreamSink(StreamBus.from_prefix(dut, "o_token"), dut.clk, dut.rst, layout=scored_layout())
         self.fpaa = FpaaBfm.attach(dut, self.cfg, elapsed=self.elapsed, spec=self.spec, seq=self.seq,
                                    glitch=np.random.default_rng(self.seed + 7) if glitch else None,
@@ -58,10 +58,12 @@ class TB(TbBase):
         """Collect every output element; check data/order/framing/index and one keep bit per token. -> keep[N]"""
         budget_ns = round((len(tokens) + 4) * (self.seq.token_cycles() + self.seq.settle_cycles + 4 * self.d)
                           * self.clock_ns * 3)
+        # One timeout for the whole stream (it is the whole run's budget), not one timer task per element.
+        items = await with_timeout(self.sink.recv_many(tokens.size), budget_ns, "ns")
         keep, problems = [], []
         for n, token in enumerate(tokens):
             for j, x in enumerate(token):
-                item = await with_timeout(self.sink.recv(), budget_ns, "ns")
+                item = items[n * self.d + j]
                 want = {"data": int(x), "first": int(j == 0), "last": int(j == self.d - 1),
                         "index": n % (1 << INDEX_BITS)}
                 got = {k: item[k] for k in want}

@@ -19,7 +19,20 @@ from cocotb.handle import HierarchyObject
 from cocotb.task import Task
 from cocotb.triggers import Event, FallingEdge, RisingEdge
 
-__all__ = ["Bus", "BfmBase", "SourceBfm", "ReceiverBfm"]
+__all__ = ["Bus", "BfmBase", "SourceBfm", "ReceiverBfm", "read_bits", "read_bit"]
+
+
+def read_bits(handle) -> str:
+    """A signal's value as cocotb's VPI string of 0/1 (x, z, ... where unresolvable), MSB first. BFMs read a
+    payload or a strobe on every transfer; this skips building a ``LogicArray`` of ``Logic`` objects per read,
+    which cost more than the read itself (cocotb 2.1's handle keeps the simulator object in ``_handle``)."""
+    raw = getattr(handle, "_handle", None)
+    return raw.get_signal_val_binstr() if raw is not None else str(handle.value)
+
+
+def read_bit(handle) -> bool:
+    """A 1-bit signal is 1 (an unresolvable value is not)."""
+    return read_bits(handle) == "1"
 
 
 class Bus:
@@ -98,7 +111,7 @@ class BfmBase:
             cocotb.start_soon(self._watch_reset())
 
     def _in_reset(self) -> bool:
-        return self.reset is not None and self.reset.value == self._reset_level
+        return self.reset is not None and read_bits(self.reset) == "01"[self._reset_level]
 
     async def _watch_reset(self) -> None:
         assert_edge, release_edge = (RisingEdge, FallingEdge) if self._reset_level else (FallingEdge, RisingEdge)
@@ -179,12 +192,26 @@ class SourceBfm(BfmBase):
 
 class ReceiverBfm(BfmBase):
     """A sink or monitor: ``_put`` queues what the bus delivered; ``recv`` waits for it, ``recv_nowait`` takes it
-    or raises ``IndexError``. An item that is an exception (a framing error, say) is raised by ``recv`` in its turn
-    instead of returned."""
+    or raises ``IndexError``; ``recv_many(n)`` waits for ``n`` items at once (one wake-up, not ``n``). An item that
+    is an exception (a framing error, say) is raised by ``recv`` in its turn instead of returned."""
+
+    _wanted = 0          # items a recv_many waits for: the event is set only once that many are queued
 
     def _put(self, item: Any) -> None:
         self.queue.append(item)
-        self.active_event.set()
+        if len(self.queue) >= self._wanted:
+            self.active_event.set()
+
+    async def recv_many(self, count: int) -> list[Any]:
+        """The next ``count`` items, in order."""
+        self._wanted = count
+        try:
+            while len(self.queue) < count:
+                self.active_event.clear()
+                await self.active_event.wait()
+        finally:
+            self._wanted = 0
+        return [self.recv_nowait() for _ in range(count)]
 
     def recv_nowait(self) -> Any:
         if not self.queue:

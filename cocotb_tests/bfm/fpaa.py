@@ -55,6 +55,12 @@ class FpaaBfm:
         self.protocol_errors: list[str] = []
         self._written = np.full(self.m, -np.inf)
         self.dac: DacMonitor | None = None  # the DAC monitor feeding on_dac_update (set by attach)
+        # A SAR readout (issue 18, bfm/sar.py) takes the θ channel's updates and drives the pin on its own
+        # decide strobes; evaluate then only holds the score (held_score).
+        self.theta_channel: int | None = None
+        self.on_theta = None
+        self.drive_on_evaluate = True
+        self.held_score = 0.0
         comparator.value = 0
         cocotb.start_soon(self._watch_evaluate())
 
@@ -91,6 +97,9 @@ class FpaaBfm:
         group = int(self.round_signal.value)
         self._advance_to(t_ns)
         for channel, data in changes.items():
+            if channel == self.theta_channel:
+                self.on_theta(data, t_ns)
+                continue
             j = group * self.n_dac + channel
             if channel >= self.n_dac or j >= self.m:
                 continue                    # an unused DAC channel, or a short last round: no OTA input wired
@@ -112,9 +121,11 @@ class FpaaBfm:
                 fired = result.fired[0]
                 level = sum(int(f) << g for g, f in enumerate(fired)) if self.per_circuit else int(keep)
                 self.scores.append(float(result.score[0]))
+                self.held_score = float(result.score[0])
                 self.ages_ns.append(t - self._written)
             self.decisions.append(keep)
-            cocotb.start_soon(self._drive(level, t))
+            if self.drive_on_evaluate:
+                cocotb.start_soon(self._drive(level, t))
 
     async def _drive(self, level: int, t_eval: float) -> None:
         await Timer(self.model.cfg.fpaa.comparator.delay_ns, "ns")

@@ -13,12 +13,21 @@ __all__ = ["Elapsed"]
 
 
 class Elapsed:
-    """Time since construction (create it when the bench starts its clock)."""
+    """Time since construction (create it when the bench starts its clock), or since ``start_step``."""
 
-    def __init__(self):
-        self._t0 = get_sim_time("step")
+    def __init__(self, start_step: int | None = None):
+        self._t0 = get_sim_time("step") if start_step is None else start_step
 
     def ns(self) -> float:
+        return self.steps_to_ns(get_sim_time("step") - self._t0)
+
+    @staticmethod
+    def ns_to_steps(ns: float) -> int:
+        """A duration in ns as whole simulator steps (rounded)."""
+        return round(ns * 10 ** -(cocotb.simtime.time_precision + 9))
+
+    @staticmethod
+    def steps_to_ns(steps: int) -> float:
+        """A duration in simulator steps, in ns (the same arithmetic as :meth:`ns`)."""
         exponent = cocotb.simtime.time_precision + 9
-        steps = get_sim_time("step") - self._t0
         return steps * 10 ** exponent if exponent >= 0 else steps / 10 ** -exponent
