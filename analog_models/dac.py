@@ -24,7 +24,8 @@ __all__ = ["DacModel"]
 class DacModel:
     """Static transfer table ``table[j, code]`` (V) of every OTA input ``j``, and the settling law."""
 
-    def __init__(self, cfg: DacConfig, bits: int, m: int, rng: np.random.Generator):
+    def __init__(self, cfg: DacConfig, bits: int, m: int, rng: np.random.Generator,
+                 input_channels: int | None = None):
         self.cfg, self.bits, self.m = cfg, bits, m
         self.part_bits = cfg.part_bits or (12 if cfg.part == "ad5628" else bits)
         n_phys = cfg.n_channels
@@ -42,17 +43,30 @@ class DacModel:
         span = cfg.v_full - cfg.v_zero
         v = cfg.v_zero + span * (part_codes + inl[:, part_codes]) / levels * (1.0 + gain) + offset
         v = np.clip(v, cfg.rail_low, cfg.rail_high)
-        self.table = v[np.arange(m) % n_phys]             # [m, 2**bits]
+        # input j is driven by channel j mod input_channels (fewer than n_phys when one channel drives θ)
+        self.table = v[np.arange(m) % (input_channels or n_phys)]             # [m, 2**bits]
         self.inl_lsb = inl
+        self.gain, self.offset = gain[:, 0], offset[:, 0]
 
-    def static_voltages(self, codes: np.ndarray) -> np.ndarray:
-        """Settled output of every channel for ``codes[N, m]`` (a clear error on out-of-range codes)."""
+    def part_voltages(self, channel: int, part_codes: np.ndarray) -> np.ndarray:
+        """Settled output of physical ``channel`` for part-width codes (the transfer above, one channel)."""
+        cfg, pc = self.cfg, np.asarray(part_codes)
+        v = (cfg.v_zero + (cfg.v_full - cfg.v_zero) * (pc + self.inl_lsb[channel, pc]) / (1 << self.part_bits)
+             * (1.0 + self.gain[channel]) + self.offset[channel])
+        return np.clip(v, cfg.rail_low, cfg.rail_high)
+
+    def check_codes(self, codes: np.ndarray) -> np.ndarray:
+        """``codes`` as an array of shape ``[N, m]`` with every code in range, or a clear error."""
         codes = np.asarray(codes)
         if codes.ndim != 2 or codes.shape[1] != self.m:
             raise ValueError(f"DAC codes must have shape [N, {self.m}], not {list(codes.shape)}")
         if codes.size and (codes.min() < 0 or codes.max() >= 1 << self.bits):
             raise ValueError(f"DAC codes must be in 0..{(1 << self.bits) - 1} ({self.bits}-bit offset binary)")
-        return self.table[np.arange(self.m), codes]
+        return codes
+
+    def static_voltages(self, codes: np.ndarray) -> np.ndarray:
+        """Settled output of every channel for ``codes[N, m]`` (a clear error on out-of-range codes)."""
+        return self.table[np.arange(self.m), self.check_codes(codes)]
 
     def decay(self, dt_ns: float | np.ndarray) -> np.ndarray:
         """Remaining fraction of a step after ``dt_ns``: exp(-dt/tau) (0 for an ideal DAC, tau = 0)."""
@@ -72,6 +86,10 @@ class DacModel:
         return targets + (pre_write - targets) * self.decay(age_ns), last
 
     @property
+    def mid_code(self) -> int:
+        return 1 << (self.bits - 1)
+
+    @property
     def midscale(self) -> np.ndarray:
         """Each channel's output at the mid code (the power-on state assumed before the first write)."""
-        return self.table[:, 1 << (self.bits - 1)].copy()
+        return self.table[:, self.mid_code].copy()

@@ -7,7 +7,7 @@ import sys
 import typer
 from rich.markup import escape
 
-from .commands import analog, bench, boards, config, demo, digits, rtl, run, validate
+from .commands import analog, bench, boards, config, demo, digits, faults, rtl, run, spice, validate
 from .commands._common import err
 from .config import ConfigError
 from .toolchain import ToolchainError
@@ -32,7 +32,7 @@ def _options(version: bool = typer.Option(False, "--version", callback=_version,
 
 
 # Unnamed sub-apps put their commands at the top level, in this order (the order `atis --help` lists them).
-for group in (config, rtl, demo, analog, boards, run, digits, validate):
+for group in (config, rtl, demo, analog, spice, faults, boards, run, digits, validate):
     app.add_typer(group.app)
 app.add_typer(bench.app, name="bench")
 
@@ -44,6 +44,10 @@ def main() -> None:
     except (ConfigError, ToolchainError) as e:
         err.print(f"[bold red]error:[/] {escape(str(e))}", highlight=False)
         sys.exit(2)
+    except OSError as e:        # a file the commands did not check up front: say which, not a traceback
+        where = f"{e.filename}: " if e.filename else ""
+        err.print(f"[bold red]error:[/] {escape(where + (e.strerror or str(e)))}", highlight=False)
+        sys.exit(1)
 
 
 if __name__ == "__main__":

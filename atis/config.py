@@ -29,6 +29,8 @@ from .config_analog import (
     TiaConfig,
     TransformerConfig,
     _int,
+    check_readout,
+    spice_fit_overrides,
 )
 
 __all__ = ["ConfigError", "ModelConfig", "ProjectionConfig", "FpgaConfig", "DacConfig", "OtaConfig", "TiaConfig",
@@ -114,7 +116,7 @@ def _check_value(path: str, value: Any, ftype: Any, meta: dict, base_dir: Path) 
             pass
     if float in options and isinstance(value, (int, float)) and not isinstance(value, bool):
         lo, hi = meta["range"]
-        if not (math.isfinite(value) and lo <= value <= hi):
+        if not ((isinstance(value, int) or math.isfinite(value)) and lo <= value <= hi):   # a huge int: no float
             raise ConfigError(f"{path} = {value}: must be a number in {lo:g}..{hi:g}")
         return float(value)
     if int in options and isinstance(value, int) and not isinstance(value, bool):
@@ -124,7 +126,10 @@ def _check_value(path: str, value: Any, ftype: Any, meta: dict, base_dir: Path) 
             raise ConfigError(f"{path} = {value}: must be in {lo}..{hi}{extra}")
         return value
     if Path in options and isinstance(value, str):
-        resolved = (base_dir / value).resolve()
+        try:
+            resolved = (base_dir / value).resolve()
+        except (OSError, ValueError) as e:      # a NUL byte, a symlink loop
+            raise ConfigError(f"{path} = {value!r}: not a usable file path ({e})") from None
         if not resolved.is_file():
             raise ConfigError(f"{path} = {value!r}: file not found (looked at {resolved})")
         return resolved
@@ -151,9 +156,11 @@ def _build(cls: type, data: Any, path: str, base_dir: Path) -> Any:
         raise ConfigError(f"{path or 'config'}: must be a mapping of keys, not {type(data).__name__}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if not f.metadata.get("internal")}
-    unknown = sorted(set(data) - set(fields))
+    unknown = sorted(set(data) - set(fields), key=repr)      # keys of mixed types do not compare
     if unknown:
-        where = f"{path}.{unknown[0]}" if path else str(unknown[0])
+        name = unknown[0] if isinstance(unknown[0], str) and unknown[0].isprintable() and unknown[0].strip() \
+            else repr(unknown[0])                            # one line: a key with a newline, an empty key
+        where = f"{path}.{name}" if path else name
         raise ConfigError(f"{where}: unknown key (allowed: {', '.join(fields)})")
     kwargs = {}
     for name, f in fields.items():
@@ -179,6 +186,8 @@ def _cross_check(cfg: AtisConfig) -> None:
         raise ConfigError("projection.calibration: required when projection.kind = topvar "
                           "(an .npz holding tokens[N, d])")
     _cross_check_analog(cfg)
+    _check_watchdog(cfg.fpga.watchdog)
+    check_readout(cfg)
     if d % cfg.transformer.heads:
         raise ConfigError(f"transformer.heads = {cfg.transformer.heads}: must divide model.d_model ({d})")
     if cfg.transformer.lanes > d:
@@ -211,6 +220,13 @@ def _ordered(path_lo: str, lo: float, path_hi: str, hi: float) -> None:
         raise ConfigError(f"{path_lo} = {lo:g}: must be below {path_hi} ({hi:g})")
 
 
+def _check_watchdog(w) -> None:
+    if w.window and not w.keep_lo < w.keep_hi:
+        raise ConfigError(f"fpga.watchdog.keep_lo = {w.keep_lo:g}: must be below fpga.watchdog.keep_hi ({w.keep_hi:g})")
+    if w.run == 1:
+        raise ConfigError("fpga.watchdog.run = 1: must be 0 (off) or 2..4096 (one token is always a run)")
+
+
 def _check_ram_bank(bank: int) -> None:
     if bank and (bank < 256 or bank & (bank - 1)):
         raise ConfigError(f"transformer.ram_bank = {bank}: must be 0 or a power of two >= 256")
@@ -224,10 +240,11 @@ def _cross_check_analog(cfg: AtisConfig) -> None:
         raise ConfigError(f"dac.n_channels = {dac.n_channels}: the AD5628 has 8 channels (1..8)")
     if dac.sclk_divider % 2:
         raise ConfigError(f"dac.sclk_divider = {dac.sclk_divider}: must be even (SCLK high and low for half each)")
-    sclk_MHz = cfg.fpga.clock_MHz / dac.sclk_divider
-    if dac.part == "ad5628" and sclk_MHz > 50.0:
-        raise ConfigError(f"dac.sclk_divider = {dac.sclk_divider}: SCLK would be {sclk_MHz:g} MHz, the AD5628 "
-                          f"allows 50 MHz (fpga.clock_MHz = {cfg.fpga.clock_MHz:g})")
+    if dac.part == "ad5628":                  # SCLK's own minima; the port stretches SYNC's setup and high time
+        from .golden.ad5628 import ad5628_config_problem
+        problem = ad5628_config_problem(cfg.fpga.clock_MHz, dac.sclk_divider)
+        if problem:
+            raise ConfigError(problem)
     if cfg.fpga.compare_wait_ns < f.comparator.delay_ns:
         raise ConfigError(f"fpga.compare_wait_ns = {cfg.fpga.compare_wait_ns:g}: must be >= "
                           f"fpaa.comparator.delay_ns ({f.comparator.delay_ns:g}), or the capture samples before "
@@ -259,6 +276,8 @@ def config_from_dict(data: Any, base_dir: Path | str = ".", source: Path | None 
     cfg = _build(AtisConfig, data, "", Path(base_dir))
     if cfg.scorer.spec is not None:
         cfg = _apply_spec(cfg, data)
+    if cfg.fpaa.spice_fit is not None:      # the fitted OTA law replaces those fpaa.ota keys of the YAML
+        cfg = _build(AtisConfig, merge(config_to_dict(cfg), spice_fit_overrides(cfg.fpaa.spice_fit)), "", Path("."))
     cfg = dataclasses.replace(cfg, source=source)
     _cross_check(cfg)
     return cfg
@@ -327,8 +346,12 @@ def load_config(path: Path | str | None = None) -> AtisConfig:
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        reason = getattr(e, "problem", None) or str(e)
+        if isinstance(e, yaml.reader.ReaderError):     # a control character: no mark, a position
+            where = f" at line {text[:e.position].count(chr(10)) + 1}"
+        reason = (getattr(e, "problem", None) or str(e)).splitlines()[0]
         raise ConfigError(f"config file {str(path)!r}: not valid YAML{where}: {reason}") from None
+    except RecursionError:                   # PyYAML composes nested collections recursively
+        raise ConfigError(f"config file {str(path)!r}: not a config (collections nested too deeply)") from None
     return config_from_dict(data, base_dir=path.resolve().parent, source=path.resolve())
 
 

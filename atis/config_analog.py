@@ -7,7 +7,8 @@ Validation (types, ranges, cross-field rules) lives in :mod:`atis.config`.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import json
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Literal
 
@@ -25,6 +26,39 @@ def _choice(doc: str) -> dict:
 
 
 @dataclass(frozen=True, slots=True)
+class WatchdogConfig:
+    """The RTL keep-rate watchdog on the scorer's output (``hdl/keep_watchdog.py``, golden
+    ``atis.golden.keep_watchdog``): over each window of ``window`` tokens the kept fraction must stay in
+    [keep_lo, keep_hi], else a sticky status bit rises (host: STATUS command) and the fallback acts."""
+    window: int = field(default=1024, metadata=_int(0, 65535, "tokens per window W; 0 = no watchdog in the RTL"))
+    keep_lo: float = field(default=0.24, metadata=_num(0.0, 1.0, "lowest kept fraction of a window that is normal "
+                                                                 "(default: for keep_target 0.3)"))
+    keep_hi: float = field(default=0.37, metadata=_num(0.0, 1.0, "highest kept fraction of a window that is normal "
+                                                                 "(binomial: a false trip per 7,500 windows at 0.316)"))
+    run: int = field(default=64, metadata=_int(0, 4096, "a run of this many equal keep bits trips at once (a stuck "
+                                                        "comparator: P = 0.7^64 ≈ 1e-10 at keep 0.3); 0 = off"))
+    fallback: Literal["keep_all", "recalibrate"] = field(
+        default="keep_all", metadata=_choice("when tripped: keep_all: every token is kept (keep = 1) until a whole "
+                                             "window after the host's clear is back in the band; recalibrate: the "
+                                             "status bit asks the host to re-trim, keep bits pass unchanged"))
+
+
+@dataclass(frozen=True, slots=True)
+class SelectionConfig:
+    """Which tokens of a sequence the FPGA keeps (issue 18; golden ``atis.golden.selection``, RTL ``hdl/topk.py``).
+    A sequence is ``model.seq_len`` tokens (n); codes are the readout's (``fpaa.readout``: b bits, or the comparator
+    bit); equal codes are ranked by position, the lower index first."""
+    mode: Literal["threshold", "topk", "cap"] = field(
+        default="threshold", metadata=_choice("threshold: every token whose comparator fires against the global θ "
+                                              "(no budget); topk: exactly k = max(1, round(keep·n)) per sequence, "
+                                              "the highest codes; cap: the tokens at or above θ (code >= 2^(b-1)), "
+                                              "but at least round(keep_min·n) and at most round(keep_max·n)"))
+    keep: float = field(default=0.3, metadata=_num(0.0, 1.0, "topk: kept fraction of every sequence"))
+    keep_min: float = field(default=0.0, metadata=_num(0.0, 1.0, "cap: least kept fraction of a sequence"))
+    keep_max: float = field(default=0.4, metadata=_num(0.0, 1.0, "cap: most kept fraction of a sequence"))
+
+
+@dataclass(frozen=True, slots=True)
 class FpgaConfig:
     """The digital side's clock and the timing it derives from nanoseconds."""
     clock_MHz: float = field(default=100.0, metadata=_num(1.0, 1000.0, "system clock (MHz)"))
@@ -34,6 +68,8 @@ class FpgaConfig:
     scorer: Literal["fpaa", "digital"] = field(
         default="fpaa", metadata=_choice("fpaa: DACs + FPAA + comparator capture; digital: m MACs per token on the "
                                          "FPGA (a board with no FPAA attached)"))
+    watchdog: WatchdogConfig = field(default_factory=WatchdogConfig)
+    selection: SelectionConfig = field(default_factory=SelectionConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +78,9 @@ class DacConfig:
     part: Literal["ad5628", "parallel"] = field(
         default="ad5628", metadata=_choice("ad5628: SPI octal DAC (PmodDA4), 32-bit frames; parallel: "
                                            "channel/code/strobe bus, one write per clock"))
-    sclk_divider: int = field(default=4, metadata=_int(2, 256, "SCLK = clock / divider (even; AD5628 <= 50 MHz)"))
+    sclk_divider: int = field(default=4, metadata=_int(2, 256, "SCLK = clock / divider (even; AD5628: <= 50 MHz and "
+                                                             "the data sheet's other timing minima, "
+                                                             "docs/reference/ad5628-timing.md)"))
     part_bits: int | None = field(default=None, metadata=_int(3, 12, "physical DAC resolution, codes left-aligned;"
                                                                      " null = 12 (ad5628) or dac_bits"))
     n_channels: int = field(default=8, metadata=_int(1, 1024, "physical DAC channels, time-multiplexed if < m"))
@@ -130,6 +168,26 @@ class HeadsConfig:
 
 
 @dataclass(frozen=True, slots=True)
+class ReadoutConfig:
+    """How the FPGA reads a token's score (issue 18; model ``analog_models.readout``, golden ``atis.golden.readout``):
+    one comparator decision against the global θ, or a b-bit successive approximation whose θ is driven by a DAC
+    (AD5628: its last channel, the inputs use the others; parallel: a θ DAC on its own pins)."""
+    mode: Literal["comparator", "sar"] = field(
+        default="comparator", metadata=_choice("comparator: one keep bit per token (the score vs θ); sar: b "
+                                               "comparator decisions against a θ DAC per token, a b-bit code"))
+    bits: int = field(default=4, metadata=_int(2, 8, "sar: code bits b (b decisions and b θ DAC writes per token)"))
+    settle_ns: float = field(default=500.0, metadata=_num(0.0, 1e9, "sar: θ DAC output update -> comparator "
+                                                                   "decision (ns; 10 τ at dac.tau_ns = 50)"))
+    noise_mV: float = field(default=0.3, metadata=_num(0.0, 500.0, "sar: σ of the comparator's input noise per "
+                                                                 "decision (mV; kT/C of a 50 fF input: 0.29)"))
+    span_quantile: float = field(default=0.995, metadata=_num(0.5, 1.0, "sar: the range is symmetric about the "
+                                                                       "trimmed θ (so the MSB decision is the "
+                                                                       "threshold decision) and reaches this "
+                                                                       "quantile of the reference scores, and 1 - "
+                                                                       "it, whichever is further"))
+
+
+@dataclass(frozen=True, slots=True)
 class FpaaConfig:
     """The behavioral FPAA (analog_models): operating point and its blocks."""
     seed: int = field(default=7, metadata=_int(0, 2**32 - 1, "seed of mismatch, INL and noise"))
@@ -139,11 +197,16 @@ class FpaaConfig:
     token_rate_MHz: float = field(default=1.0, metadata=_num(1e-9, 1e4, "evaluations per second (MHz); also "
                                                                       "the noise bandwidth"))
     vdd_V: float = field(default=1.0, metadata=_num(0.1, 5.0, "analog supply (V), seed §4.2"))
+    spice_fit: Path | None = field(default=None, metadata={"doc": "JSON written by `atis spice`: the OTA law fitted "
+                                                                  "in ngspice; it replaces fpaa.ota.{slope_n, "
+                                                                  "vth_tempco_mV_per_K, gain_mismatch, offset_mV, "
+                                                                  "noise_factor}"})
     ota: OtaConfig = field(default_factory=OtaConfig)
     tia: TiaConfig = field(default_factory=TiaConfig)
     comparator: ComparatorConfig = field(default_factory=ComparatorConfig)
     prototype: PrototypeConfig = field(default_factory=PrototypeConfig)
     heads: HeadsConfig = field(default_factory=HeadsConfig)
+    readout: ReadoutConfig = field(default_factory=ReadoutConfig)
 
 
 @dataclass(frozen=True, slots=True)
@@ -174,11 +237,62 @@ class TransformerConfig:
                                               "step by step (fits the UP5K; lanes and keymask unused)"))
     ram_bank: int = field(
         default=0, metadata=_int(0, 65536, "sequenced engine: bytes per block-RAM bank, 0 or a power of two >= 256 "
-                                           "(0: one RAM per operand). Each bank has its own output register, one "
-                                           "more cycle of read latency for a short mux (ECP5: 2048 = one DP16KD)"))
+                                           "(0: one RAM per operand). The read address and each bank's output "
+                                           "are registered: read latency 4 instead of 2, for a short mux (ECP5: "
+                                           "2048 = one DP16KD)"))
     mask: Literal["drop", "keymask"] = field(
         default="drop", metadata=_choice("drop: pruned tokens leave before the block; keymask: they stay as "
                                             "queries, masked as keys"))
     weights: Path | None = field(default=None, metadata={"doc": ".npz of atis.golden.transformer (null: seeded "
                                                                 "random weights)"})
     seed: int = field(default=11, metadata=_int(0, 2**32 - 1, "seed of the random weights"))
+
+
+SPICE_FIT_FORMAT = "atis-spice-fit/1"
+SPICE_FIT_KEYS = ("slope_n", "vth_tempco_mV_per_K", "gain_mismatch", "offset_mV", "noise_factor")
+
+
+def spice_fit_overrides(path: Path) -> dict:
+    """The ``fpaa.ota`` keys a SPICE fit file sets (``fpaa.spice_fit``); ConfigError naming what is wrong."""
+    from .config import ConfigError  # config imports this module: bind it late
+    where = f"fpaa.spice_fit = {str(path)!r}"
+    try:
+        data = json.loads(Path(path).read_text())
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ConfigError(f"{where}: not a readable JSON file ({e})") from None
+    fit = data if isinstance(data, dict) and data.get("format") == SPICE_FIT_FORMAT else {}
+    ota = fit.get("fpaa").get("ota") if isinstance(fit.get("fpaa"), dict) else None
+    if not isinstance(ota, dict) or set(ota) != set(SPICE_FIT_KEYS):
+        raise ConfigError(f"{where}: not an atis SPICE fit (`atis spice` writes one: format {SPICE_FIT_FORMAT!r}, "
+                          f"fpaa.ota with exactly {', '.join(SPICE_FIT_KEYS)})")
+    ranges = {f.name: f.metadata["range"] for f in fields(OtaConfig)}
+    for key, value in ota.items():
+        lo, hi = ranges[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or not lo <= value <= hi:
+            raise ConfigError(f"{where}: fpaa.ota.{key} = {value!r}: must be a number in {lo:g}..{hi:g}")
+    return {"fpaa": {"ota": {k: float(v) for k, v in ota.items()}}}
+
+
+def check_readout(cfg) -> None:
+    """Cross-field rules of ``fpaa.readout`` and ``fpga.selection`` (ConfigError naming the key)."""
+    from .config import ConfigError  # config imports this module: bind it late
+    r, s, f = cfg.fpaa.readout, cfg.fpga.selection, cfg.fpaa
+    if s.mode == "cap" and s.keep_min > s.keep_max:
+        raise ConfigError(f"fpga.selection.keep_min = {s.keep_min:g}: must be <= fpga.selection.keep_max "
+                          f"({s.keep_max:g})")
+    if s.mode != "threshold" and cfg.fpga.scorer != "fpaa":
+        raise ConfigError(f"fpga.selection.mode = {s.mode}: needs fpga.scorer = fpaa (the selector ranks the FPAA "
+                          f"readout's codes)")
+    if r.mode != "sar":
+        return
+    if cfg.fpga.scorer != "fpaa":
+        raise ConfigError("fpaa.readout.mode = sar: needs fpga.scorer = fpaa")
+    if f.heads.groups != 1:
+        raise ConfigError(f"fpaa.heads.groups = {f.heads.groups}: fpaa.readout.mode = sar reads one score per token "
+                          "(1 group)")
+    if f.comparator.threshold == "adaptive":
+        raise ConfigError("fpaa.comparator.threshold = adaptive: fpaa.readout.mode = sar centres its range on a "
+                          "static θ (fixed or target)")
+    if cfg.dac.part == "ad5628" and cfg.dac.n_channels < 2:
+        raise ConfigError(f"dac.n_channels = {cfg.dac.n_channels}: fpaa.readout.mode = sar drives θ from the "
+                          "AD5628's last channel, the inputs need another (2..8)")

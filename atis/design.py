@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from .config import AtisConfig
 from .golden.digital_scorer import DigitalScorerSpec, resolve_digital_scorer
+from .golden.keep_watchdog import WatchdogSpec, resolve_watchdog
 from .golden.projection import ProjectionSpec, resolve_projection
 from .golden.sequencer import SequencerSpec, resolve_sequencer
 
@@ -74,6 +75,7 @@ class DesignSpec:
     seq_len: int
     uart_divisor: int           # clock / baud of the host UART
     scorer: str                 # fpga.scorer: "fpaa" | "digital"
+    watchdog: WatchdogSpec | None = None    # fpga.watchdog: the pipeline's keep-rate watchdog (None: none)
 
 
 def transformer_unsupported(cfg: AtisConfig) -> str | None:
@@ -97,4 +99,5 @@ def resolve_design(cfg: AtisConfig) -> DesignSpec:
         digital=resolve_digital_scorer(cfg) if cfg.fpga.scorer == "digital" else None,
         transformer=transformer, transformer_unsupported=transformer_unsupported(cfg),
         seq_len=cfg.model.seq_len,
-        uart_divisor=round(cfg.fpga.clock_MHz * 1e6 / cfg.fpga.uart_baud), scorer=cfg.fpga.scorer)
+        uart_divisor=round(cfg.fpga.clock_MHz * 1e6 / cfg.fpga.uart_baud), scorer=cfg.fpga.scorer,
+        watchdog=resolve_watchdog(cfg))

@@ -16,7 +16,18 @@ import numpy as np
 
 from .config import AtisConfig
 from .design import DesignSpec
-from .protocol import Answer, HostOp, HostReply, answer_bytes, decode_answer, encode_load, encode_scored_sequence
+from .protocol import (
+    Answer,
+    HostOp,
+    HostReply,
+    WatchdogStatus,
+    answer_bytes,
+    decode_answer,
+    decode_status,
+    encode_load,
+    encode_scored_sequence,
+    encode_status,
+)
 
 __all__ = ["HostError", "BoardLink", "ImageResult", "RunReport", "run_digits", "check_link_rate", "scoring_cycles",
            "image_scoring_cycles", "min_uart_divisor", "link_baud"]
@@ -106,6 +117,19 @@ class BoardLink:
             raise HostError(f"{self.port}: malformed answer: kept = {answer.kept} but the keep mask has "
                             f"{sum(answer.mask)} bits set")
         return answer
+
+    def status(self, clear: bool = False) -> WatchdogStatus | None:
+        """The keep-rate watchdog's status (``clear``: then clear it and start a new window, e.g. after re-trimming
+        the FPAA); None for a bitstream without a watchdog (it answers ``'?'``)."""
+        self._write(encode_status(clear))
+        (reply,) = self._read(1, "the STATUS answer")
+        if reply == HostReply.UNKNOWN:       # no watchdog: the flags byte is a second unknown command
+            self._read(1, "the '?' to STATUS's flags byte")
+            return None
+        try:
+            return decode_status(reply)
+        except ValueError as e:
+            raise HostError(f"{self.port}: malformed STATUS answer: {e}") from None
 
     def resync(self, max_bytes: int = 1 << 20) -> None:
         """Find the command boundary again after a board reset or an interrupted command: wait until the line is

@@ -10,10 +10,17 @@ All multi-byte numbers are little-endian; on a board the bytes travel 8N1 at ``f
   total_cycles[4], tail_cycles[4], then the keep mask as ⌈n/8⌉ bytes (token i in bit i mod 8 of byte i div 8).
   total_cycles runs from the transformer's first token to its result, so on a board it includes the wait for
   the UART; tail_cycles from the last token handed to the transformer to its result: the compute after the input.
+  A SEQUENCE of more tokens than the transformer holds (n > ``max_len`` = ``model.seq_len``) is read to its end
+  and answered ``'?'``; the transformer sees none of it.
 * ``SCORE`` (pipeline top: the board scores): ``'R'`` flags, then ``model.seq_len`` tokens of d int8 bytes. The
   board scores every token on the FPAA pins, prunes and runs the transformer; the answer is SEQUENCE's, with the
   keep mask the comparator gave.
-* Any other command byte is answered with ``'?'`` (:attr:`HostReply.UNKNOWN`) and ignored.
+* ``STATUS`` (pipeline top with the keep-rate watchdog, ``fpga.watchdog.window`` > 0): ``'T'`` flags. Answer: one
+  status byte (:func:`decode_status`): bit 0 tripped, 1 a window's kept fraction was below the band, 2 above it,
+  3 the keep-all fallback is active (:mod:`atis.golden.keep_watchdog`), all sticky. ``flags`` bit 0
+  (:data:`FLAG_CLEAR`): then clear them and start a new window (after the host has re-trimmed the FPAA).
+* Any other command byte is answered with ``'?'`` (:attr:`HostReply.UNKNOWN`) and ignored (so is ``'T'`` by a
+  top without a watchdog).
 """
 from __future__ import annotations
 
@@ -22,7 +29,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["HostOp", "HostReply", "FLAG_DROP", "MAX_SEQUENCE", "ANSWER_COUNTERS", "Answer", "answer_bytes",
+__all__ = ["HostOp", "HostReply", "FLAG_DROP", "FLAG_CLEAR", "WatchdogStatus", "encode_status", "decode_status",
+           "MAX_SEQUENCE", "ANSWER_COUNTERS", "Answer", "answer_bytes",
            "encode_load", "encode_sequence", "encode_scored_sequence", "decode_answer"]
 
 
@@ -31,6 +39,7 @@ class HostOp(enum.IntEnum):
     LOAD = ord("L")
     SEQUENCE = ord("S")
     SCORE = ord("R")
+    STATUS = ord("T")
 
 
 class HostReply(enum.IntEnum):
@@ -41,6 +50,8 @@ class HostReply(enum.IntEnum):
 
 #: ``flags`` bit of a SEQUENCE command: drop semantics (else keymask).
 FLAG_DROP = 0x01
+#: ``flags`` bit of a STATUS command: clear the watchdog's status after answering it.
+FLAG_CLEAR = 0x01
 #: Bytes of an answer's counters: kept[2], attention_cycles[4], total_cycles[4], tail_cycles[4].
 ANSWER_COUNTERS = 14
 #: n − 1 travels in one byte.
@@ -109,3 +120,29 @@ def decode_answer(raw: bytes, classes: int, n: int) -> Answer:
     attention, total, tail = np.frombuffer(raw[c + 2:c + ANSWER_COUNTERS], dtype="<u4").tolist()
     mask = [(raw[c + ANSWER_COUNTERS + i // 8] >> (i % 8)) & 1 for i in range(n)]
     return Answer(logits, kept, attention, total, tail, mask)
+
+
+@dataclass(frozen=True)
+class WatchdogStatus:
+    """The keep-rate watchdog's status byte (the answer to STATUS)."""
+    tripped: bool
+    low: bool
+    high: bool
+    keep_all: bool
+
+    @property
+    def byte(self) -> int:
+        return sum(bit << i for i, bit in enumerate((self.tripped, self.low, self.high, self.keep_all)))
+
+
+def encode_status(clear: bool) -> bytes:
+    """The STATUS command; ``clear``: clear the status after answering (a new window starts)."""
+    return bytes([HostOp.STATUS, FLAG_CLEAR if clear else 0])
+
+
+def decode_status(byte: int) -> WatchdogStatus:
+    """Parse a STATUS answer byte; ValueError on bits the watchdog does not have."""
+    from .golden.keep_watchdog import HIGH, KEEP_ALL, LOW, STATUS_BITS, TRIPPED
+    if not 0 <= byte < 1 << STATUS_BITS:
+        raise ValueError(f"status byte {byte:#04x}: only bits 0..{STATUS_BITS - 1} exist")
+    return WatchdogStatus(bool(byte & TRIPPED), bool(byte & LOW), bool(byte & HIGH), bool(byte & KEEP_ALL))

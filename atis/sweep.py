@@ -11,6 +11,10 @@ int8 model (``attention_received``, seed §2.3), and judged on the test split th
   training tokens; ``adaptive``: the adaptive θ. These threshold a score, so the kept count varies per image
   (``kept`` is the mean), as in hardware.
 * ``sensor``: the FPAA fed the pixel's 3×3 neighbourhood straight from the sensor, no DAC (seed §5.4, §7).
+* ``budget-*`` (issue 18, :mod:`atis.sweep_budget`): the ``fpaa`` scorer read out by its comparator
+  (``budget-topk``) or a b-bit SAR (``budget-sarB-topk``), keeping exactly round(keep·64) tokens per image, or the
+  threshold's tokens capped to 2/3..4/3 of that (``budget-sar4-cap``). ``kept_p5``/``kept_p95``: the spread of the
+  kept fraction over the images.
 
 Energy per image (model of ``analog_models.energy``): 64 tokens × the scorer's pJ/token, plus the attention of
 every block over the kept tokens at 2·d MACs per element (k² with drop, 64·k with keymask); the oracle pays the
@@ -29,6 +33,7 @@ from scipy.stats import spearmanr
 
 from atis.analog_models import FpaaModel
 from atis.analog_models.energy import energy_report
+from atis.analog_models.readout_cost import readout_cost
 
 from .calibrate import centered_prototype
 from .config import AtisConfig, ConfigError, config_to_dict, with_overrides
@@ -37,11 +42,13 @@ from .golden.digital_scorer import DigitalScorerSpec, digital_scores
 from .golden.projection import projection_codes, resolve_projection
 from .golden.transformer import attention_received, forward_int, load_weights
 from .grid import run_grid
+from .sweep_budget import budget_run
 
-__all__ = ["KEEPS", "BITS", "run_sweep"]
+__all__ = ["KEEPS", "BITS", "SAR_BITS", "run_sweep", "sweep_data"]
 
 KEEPS = (1.0, 0.6, 0.4, 0.3, 0.2)
 BITS = (8, 6, 4, 3)
+SAR_BITS = (2, 3, 4, 5, 6)      # issue 18: b-bit SAR readout + per-image top-k
 DRIFT_C = 10.0
 
 
@@ -160,17 +167,25 @@ def _scorers(cfg: AtisConfig) -> dict[str, tuple[Callable, str, int | None]]:
         out[f"fpaa-{b}b"] = (lambda data, keep, cb=cb: _fpaa_masks(data, cb, keep), "fpaa", b)
     for sign, label in ((1, "+"), (-1, "-")):
         for trim in (False, True):
-            name = f"fpaa-{bits}b {label}{DRIFT_C:g}C" + (" trimmed" if trim else "")
+            name = f"fpaa-{bits}b{label}{DRIFT_C:g}C" + ("-trimmed" if trim else "")
             out[name] = (lambda data, keep, s=sign, t=trim: _fpaa_masks(data, cfg, keep, drift=s * DRIFT_C, trim=t),
                          "fpaa", bits)
-    out[f"fpaa-{bits}b adaptive"] = (lambda data, keep: _fpaa_masks(data, cfg, keep, adaptive=True), "fpaa", bits)
+    out[f"fpaa-{bits}b-adaptive"] = (lambda data, keep: _fpaa_masks(data, cfg, keep, adaptive=True), "fpaa", bits)
     out["sensor"] = (lambda data, keep: _sensor_masks(data, cfg, keep), "sensor", None)
+    # Keep budgets (atis.sweep_budget): the comparator's bit or a b-bit SAR code, selected per image.
+    out["budget-topk"] = (lambda data, keep: budget_run(data, cfg, keep, None, "topk").masks, "fpaa", bits)
+    for b in SAR_BITS:
+        out[f"budget-sar{b}-topk"] = (lambda data, keep, b=b: budget_run(data, cfg, keep, b, "topk").masks,
+                                      f"sar{b}", bits)
+    out["budget-sar4-cap"] = (lambda data, keep: budget_run(data, cfg, keep, 4, "cap").masks, "sar4", bits)
     return out
 
 
 def _scoring_pJ(cfg: AtisConfig, kind: str, bits: int | None) -> float:
     if kind in ("oracle", "random"):
         return 0.0
+    if kind.startswith("sar"):                      # the scorer's DACs and core + the θ DAC's b conversions
+        return readout_cost(with_overrides(cfg, {"projection": {"dac_bits": bits}}), "sar", int(kind[3:]))["pJ"]
     report = energy_report(with_overrides(cfg, {"projection": {"dac_bits": bits}}) if bits else cfg)
     key = {"digital scorer": "digital scorer", "sensor": "ATIS sensor mode (no DAC)"}.get(
         kind, f"ATIS, {cfg.projection.m} DACs x {bits} b")
@@ -206,6 +221,12 @@ def _data_for(cfg: AtisConfig) -> _Data:
     return _DATA[key]
 
 
+def sweep_data(cfg: AtisConfig):
+    """The digits data of ``cfg`` (tokens and layer-1 attention of both splits, the fitted projection shifts),
+    built once per process; what :func:`atis.sweep_budget.budget_run` takes."""
+    return _data_for(cfg)
+
+
 def sweep_cell(cfg: AtisConfig, cell: list) -> dict:
     """One row of the sweep: ``cell = [keep, scorer]`` (``[1.0, "unpruned"]``: the unpruned reference, with the
     int8 and float accuracies and the split sizes)."""
@@ -225,7 +246,8 @@ def sweep_cell(cfg: AtisConfig, cell: list) -> dict:
     maker, kind, bits = _scorers(cfg)[name]
     masks = maker(data, keep)
     kept = masks.sum(axis=1)
-    row = {"scorer": name, "keep": keep, "kept_mean": float(kept.mean()), "dac_bits": bits}
+    row = {"scorer": name, "keep": keep, "kept_mean": float(kept.mean()), "dac_bits": bits,
+           **{f"kept_p{q}": float(np.quantile(kept, q / 100) / PIXELS) for q in (5, 95)}}
     for mode in ("drop", "keymask"):
         row[f"accuracy_{mode}"] = _accuracy(data, masks, mode)
         row[f"energy_nJ_{mode}"] = _energy_nJ(cfg, kind, bits, kept, mode)

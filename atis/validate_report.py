@@ -10,8 +10,8 @@ __all__ = ["write_validate", "validate_markdown"]
 PANELS = (("references", ("oracle", "random", "key-norm", "pagerank", "linear-d")),
           ("FPAA scorers", ("pagerank", "fpaa-jl", "fpaa-fold", "fpaa-learned")))
 BITS = (("fpaa-learned-3b", 3), ("fpaa-learned-4b", 4), ("fpaa-learned", 6), ("fpaa-learned-8b", 8))
-DRIFT = ("fpaa-learned", "fpaa-learned +10C", "fpaa-learned +10C trimmed", "fpaa-learned -10C",
-         "fpaa-learned -10C trimmed")
+DRIFT = ("fpaa-learned", "fpaa-learned+10C", "fpaa-learned+10C-trimmed", "fpaa-learned-10C",
+         "fpaa-learned-10C-trimmed")
 
 
 def _cell(row: dict, key: str, fmt: str = ".3f") -> str:

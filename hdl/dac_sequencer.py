@@ -13,7 +13,7 @@ from atis.golden.sequencer import SequencerSpec
 
 from .common import counter
 from .dac_port import Ad5628Port, ParallelDacPort, dac_pins
-from .layouts import codes_layout
+from .layouts import codes_layout, theta_layout
 
 __all__ = ["DacSequencer"]
 
@@ -37,9 +37,16 @@ class DacSequencer(wiring.Component):
     i_eval_ready : In(1)
         The capture can take an evaluation. The last round's update waits for it, and no update of the next token
         happens before ``evaluate``, so every token settles exactly ``settle_cycles`` (what the model assumes).
+    i_theta : In(stream.Signature(theta_layout(part_bits))), o_theta_updated : Out(1)
+        Only with a SAR readout whose θ is an AD5628 channel (``spec.readout.theta_channel``): θ writes, sent
+        before any input write waiting for the port as command 0011 to that channel (its output alone moves);
+        ``o_theta_updated`` pulses when it does. With any SAR readout every update (not only the last round's)
+        waits for ``i_eval_ready``, so nothing falls between a token's rounds and the settle ages stay the
+        schedule's.
 
-    Throughput: one token per m·(33·divider) cycles for the AD5628 (m + R for the parallel bus) when the port is
-    the bottleneck; latency from a token's last code to ``evaluate``: the token's writes + ``settle_cycles``.
+    Throughput: one token per m·``spec.write_cycles`` cycles for the AD5628 (the port's frame, 33·divider at the
+    shipped configs; m + R for the parallel bus) when the port is the bottleneck; latency from a token's last
+    code to ``evaluate``: the token's writes + ``settle_cycles``.
     """
 
     def __init__(self, spec: SequencerSpec):
@@ -51,13 +58,21 @@ class DacSequencer(wiring.Component):
             "i_eval_ready": In(1),
             "framing_error": Out(1),
             **dac_pins(spec.part, spec.n_dac, spec.part_bits),
+            **({"i_theta": In(stream.Signature(theta_layout(spec.part_bits))), "o_theta_updated": Out(1)}
+               if self._theta_channel is not None else {}),
         })
+
+    @property
+    def _theta_channel(self) -> int | None:
+        return self._spec.readout.theta_channel if self._spec.readout is not None else None
 
     def elaborate(self, platform):
         m = Module()
         s = self._spec
         if s.part == "ad5628":
-            m.submodules.port = port = Ad5628Port(s.n_dac, s.part_bits, s.sclk_divider)
+            theta = self._theta_channel
+            channels = s.n_dac if theta is None else max(s.n_dac, theta + 1)     # the write's channel field holds θ's
+            m.submodules.port = port = Ad5628Port(channels, s.part_bits, s.spi_frame, theta_channel=theta)
         else:
             m.submodules.port = port = ParallelDacPort(s.n_dac, s.part_bits)
         for name in dac_pins(s.part, s.n_dac, s.part_bits):
@@ -89,14 +104,20 @@ class DacSequencer(wiring.Component):
         last_in_flight, eval_pending = Signal(), Signal()
         settle = Signal(range(max(s.settle_cycles, 2)))
         # An update may not change the OTA inputs while the previous token waits for its evaluation.
-        update_blocked = last_in_flight | eval_pending | (rd_last & ~self.i_eval_ready)
+        # A SAR readout holds every update while it converts: the next token's rounds then follow each other as
+        # the schedule says (no θ frame, no wait between them), so the settle ages stay the model's.
+        theta, hold = self._theta_channel is not None, s.readout is not None
+        update_blocked = last_in_flight | eval_pending | ((1 if hold else rd_last) & ~self.i_eval_ready)
         shift = s.part_bits - s.dac_bits
+        own_valid = full.bit_select(rd_bank, 1) & ~(round_end & update_blocked)
         m.d.comb += [r_port.addr.eq(rd_bank * s.m + rd_idx),
                      port.i_write.payload.channel.eq(channel),
                      port.i_write.payload.code.eq(r_port.data << shift),
                      port.i_write.payload.update.eq(round_end),
-                     port.i_write.valid.eq(full.bit_select(rd_bank, 1) & ~(round_end & update_blocked))]
-        sent = port.i_write.valid & port.i_write.ready
+                     port.i_write.valid.eq(own_valid)]
+        sent, inputs_updated = own_valid & port.i_write.ready, port.updated
+        if theta:
+            sent, inputs_updated = self._theta_arbiter(m, port, own_valid)
         with m.If(sent):
             m.d.sync += [rd_idx.eq(rd_idx + 1), channel.eq(channel + 1), self.o_round.eq(rnd)]
             with m.If(round_end):
@@ -109,7 +130,7 @@ class DacSequencer(wiring.Component):
 
         # --- settle, then evaluate: exactly settle_cycles after the last round's update ---
         m.d.sync += self.o_evaluate.eq(0)
-        with m.If(port.updated & last_in_flight):
+        with m.If(inputs_updated & last_in_flight):
             m.d.sync += [last_in_flight.eq(0), eval_pending.eq(1), settle.eq(s.settle_cycles - 2)]
         with m.Elif(eval_pending):
             with m.If(settle == 0):
@@ -117,3 +138,19 @@ class DacSequencer(wiring.Component):
             with m.Else():
                 m.d.sync += settle.eq(settle - 1)
         return m
+
+    def _theta_arbiter(self, m: Module, port, own_valid):
+        """θ writes take the port before input writes (a SAR step waits for at most the frame in flight); returns
+        the strobes of an input write sent and of an input (not θ) update."""
+        t = self.i_theta
+        in_flight = Signal()
+        with m.If(t.valid):
+            m.d.comb += [port.i_write.valid.eq(1), port.i_write.payload.channel.eq(self._theta_channel),
+                         port.i_write.payload.code.eq(t.payload.code), port.i_write.payload.update.eq(0),
+                         t.ready.eq(port.i_write.ready)]
+        with m.If(t.valid & t.ready):
+            m.d.sync += in_flight.eq(1)
+        with m.Elif(port.updated):
+            m.d.sync += in_flight.eq(0)
+        m.d.comb += self.o_theta_updated.eq(port.updated & in_flight)
+        return own_valid & port.i_write.ready & ~t.valid, port.updated & ~in_flight

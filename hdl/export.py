@@ -10,9 +10,11 @@ from amaranth.back import verilog
 from amaranth.lib import wiring
 
 from atis.design import DesignSpec
+from atis.golden.keep_watchdog import WatchdogSpec
 from atis.toolchain import activate_verilator
 
 from .attention import AttentionHead
+from .keep_watchdog import WatchedScorer
 from .pipeline import ScoredTransformer
 from .projection import Projection
 from .scorer import Scorer
@@ -46,8 +48,11 @@ def pipeline(design: DesignSpec) -> ScoredTransformer:
     """Scorer (FPAA pins) -> row packer -> transformer, sequences of ``model.seq_len`` tokens."""
     if design.scorer != "fpaa":
         raise ValueError("the pipeline block scores on the FPAA pins (fpga.scorer = fpaa)")
-    return ScoredTransformer(design.projection, design.sequencer, transformer(design))
+    return ScoredTransformer(design.projection, design.sequencer, transformer(design), design.watchdog)
 
+
+#: A watchdog whose band cannot be left (for a watched scorer of a config with ``fpga.watchdog.window: 0``).
+_NO_WATCHDOG = WatchdogSpec(window=2, lo_count=0, hi_count=2, keep_all=False)
 
 #: Block name -> factory taking the resolved design.
 BLOCKS: dict[str, Callable[[DesignSpec], wiring.Component]] = {
@@ -57,6 +62,9 @@ BLOCKS: dict[str, Callable[[DesignSpec], wiring.Component]] = {
     "attention_head": attention_head,
     "transformer": transformer,
     "pipeline": pipeline,
+    # the scorer with the keep-rate watchdog on its output (the fault bench's DUT)
+    "watched_scorer": lambda design: WatchedScorer(design.projection, design.sequencer,
+                                                   design.watchdog or _NO_WATCHDOG),
 }
 
 #: Verilator -Wall waivers for Amaranth's generated Verilog, each with the reason it is safe.
@@ -82,7 +90,7 @@ LINT_WAIVERS = [
 
 
 #: Built only when asked for (``--block pipeline``): it contains the scorer and the transformer blocks.
-ON_REQUEST = ("pipeline",)
+ON_REQUEST = ("pipeline", "watched_scorer")
 
 
 def default_blocks(design: DesignSpec) -> list[str]:

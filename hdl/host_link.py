@@ -11,7 +11,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal
 from amaranth.lib import stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from atis.protocol import ANSWER_COUNTERS, FLAG_DROP, HostOp, HostReply, answer_bytes
+from atis.protocol import ANSWER_COUNTERS, FLAG_CLEAR, FLAG_DROP, HostOp, HostReply, answer_bytes
 
 from .pipeline import ScoredTransformer
 from .scorer import forward_fpaa_pins, fpaa_pins
@@ -25,7 +25,8 @@ __all__ = ["HostLink", "TransformerTop"]
 class HostLink(wiring.Component):
     """Byte commands in (``i_bytes``) -> the target -> answer bytes out (``o_bytes``); see the module docstring.
     One command at a time; every byte is taken as soon as the target can use it. With a
-    :class:`ScoredTransformer` target the link also carries its FPAA pins and ``framing_error``."""
+    :class:`ScoredTransformer` target the link also carries its FPAA pins and ``framing_error``, and with its
+    keep-rate watchdog it answers ``STATUS`` (else ``'?'``)."""
 
     def __init__(self, target: Transformer | SequencedTransformer | ScoredTransformer):
         self._t = target
@@ -57,6 +58,7 @@ class HostLink(wiring.Component):
         last_in = Signal()                           # the target takes the sequence's last token this cycle
         m.d.comb += t.drop.eq(drop)
         run_op = HostOp.SCORE if self._scored else HostOp.SEQUENCE
+        watchdog = self._scored and t.watchdog is not None
         if self._scored:
             forward_fpaa_pins(m, self, t, t.sequencer)
             m.d.comb += self.framing_error.eq(t.framing_error)
@@ -79,6 +81,9 @@ class HostLink(wiring.Component):
                             m.next = "LENGTH"
                         with m.Case(run_op):
                             m.next = "FLAGS"
+                        if watchdog:
+                            with m.Case(HostOp.STATUS):
+                                m.next = "STATUS"
                         with m.Default():
                             m.d.sync += [reply.eq(HostReply.UNKNOWN), short.eq(1), left.eq(1)]
                             m.next = "ANSWER"
@@ -106,10 +111,17 @@ class HostLink(wiring.Component):
                         m.next = "ELEMENTS"
                     else:
                         m.next = "COUNT"
+            if watchdog:
+                with m.State("STATUS"):              # the status as it is, then (flag) cleared
+                    m.d.comb += [rx.ready.eq(1), t.clear.eq(rx.valid & ((rx.payload & FLAG_CLEAR) != 0))]
+                    with m.If(rx.valid):
+                        m.d.sync += [reply.eq(t.status), short.eq(1), left.eq(1)]
+                        m.next = "ANSWER"
             if self._scored:
                 self._elements(m, rx, t.i_token, elem, token, n_minus_1, d)
             else:
-                self._tokens(m, rx, t.i_tokens, elem, token, n_minus_1, row, mask, d)
+                self._tokens(m, rx, t.i_tokens, elem, token, n_minus_1, row, mask, d, n_max)
+                self._skip(m, rx, n_minus_1, d, n_max, reply, short, left)
             with m.State("RESULT"):
                 with m.If(t.o_result.valid):
                     m.d.sync += [short.eq(0), at.eq(0), tail_running.eq(0),
@@ -128,12 +140,15 @@ class HostLink(wiring.Component):
         return m
 
     @staticmethod
-    def _tokens(m, rx, i_tokens, elem, token, n_minus_1, row, mask, d) -> None:
+    def _tokens(m, rx, i_tokens, elem, token, n_minus_1, row, mask, d, n_max) -> None:
         with m.State("COUNT"):
             m.d.comb += rx.ready.eq(1)
             with m.If(rx.valid):
                 m.d.sync += n_minus_1.eq(rx.payload)
                 m.next = "TOKENS"
+                if n_max < 256:
+                    with m.If(rx.payload >= n_max):
+                        m.next = "SKIP"
         with m.State("TOKENS"):                     # d element bytes, then the keep byte hands the token over
             last_token = token == n_minus_1
             with m.If(elem < d):
@@ -149,6 +164,21 @@ class HostLink(wiring.Component):
                                  mask.eq(mask | (rx.payload[0].as_unsigned() << token))]
                     with m.If(last_token):
                         m.next = "RESULT"
+
+    @staticmethod
+    def _skip(m, rx, n_minus_1, d, n_max, reply, short, left) -> None:
+        """A SEQUENCE longer than the transformer's ``max_len``: its n·(d + 1) bytes are read to the frame's end
+        (so none of them is taken as a command) and answered ``'?'``; the transformer sees none of them."""
+        if n_max >= 256:
+            return
+        skipped = Signal(range(256 * (d + 1) + 1))
+        with m.State("SKIP"):
+            m.d.comb += rx.ready.eq(1)
+            with m.If(rx.valid):
+                m.d.sync += skipped.eq(skipped + 1)
+                with m.If(skipped == (n_minus_1 + 1) * (d + 1) - 1):
+                    m.d.sync += [skipped.eq(0), reply.eq(HostReply.UNKNOWN), short.eq(1), left.eq(1)]
+                    m.next = "ANSWER"
 
     @staticmethod
     def _elements(m, rx, i_token, elem, token, n_minus_1, d) -> None:

@@ -10,6 +10,7 @@ from amaranth.hdl import signed, unsigned
 from amaranth.lib import data
 
 __all__ = ["INDEX_BITS", "TAG", "element_layout", "codes_layout", "write_layout", "keep_layout", "scored_layout",
+           "readout_layout", "theta_layout",
            "token_row_layout", "row_layout", "qkv_layout", "head_out_layout", "logit_layout", "prob_layout",
            "result_layout", "load_layout"]
 
@@ -38,6 +39,16 @@ def write_layout(n_dac: int, part_bits: int) -> data.StructLayout:
 def keep_layout() -> data.StructLayout:
     """One token's keep decision and its index."""
     return data.StructLayout({"keep": 1, "index": INDEX_BITS})
+
+
+def readout_layout(bits: int) -> data.StructLayout:
+    """One token's readout code (b-bit SAR code, or the comparator's keep bit as a 1-bit code) and its index."""
+    return data.StructLayout({"code": unsigned(bits), "index": INDEX_BITS})
+
+
+def theta_layout(part_bits: int) -> data.StructLayout:
+    """One θ DAC write of a SAR step: the trial code, left-aligned to the θ DAC's width."""
+    return data.StructLayout({"code": unsigned(part_bits)})
 
 
 def scored_layout() -> data.StructLayout:

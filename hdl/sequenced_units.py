@@ -38,9 +38,10 @@ class _WritePort:
 
 def _byte_ram(m: Module, name: str, depth: int, bank: int) -> tuple[_ReadPort, _WritePort, Signal, int]:
     """A byte RAM behind plain port signals: returns (read port, write port, registered read data, latency).
-    ``bank = 0``: one Memory, its data registered once (latency 2). Otherwise the read address is registered,
-    then banks of ``bank`` bytes are each read into their own register, then one registered mux (latency 4;
-    3 for a RAM of one bank): the mux of a deep cascade straight out of the block RAMs limits the clock."""
+    ``bank = 0``: one Memory, its data registered once (latency 2). Otherwise the read address and the write
+    port are registered (both a cycle late, so a read still sees every earlier write), then banks of ``bank``
+    bytes are each read into their own register, then one registered mux (latency 4; 3 for a RAM of one bank):
+    the mux of a deep cascade straight out of the block RAMs limits the clock."""
     rd, wr, data = _ReadPort(depth, name), _WritePort(depth, name), Signal(8, name=f"{name}_data")
     at = rd.addr
     if bank:
@@ -50,13 +51,23 @@ def _byte_ram(m: Module, name: str, depth: int, bank: int) -> tuple[_ReadPort, _
     sizes = [min(bank, depth - lo) for lo in range(0, depth, bank)] if bank else [depth]
     outs = []
     low = (bank - 1).bit_length() if len(sizes) > 1 else len(rd.addr)
+    w_addr, w_data = wr.addr, wr.data
+    if bank:
+        # the write goes in a cycle late, like the read address, so reads and writes keep their order; each
+        # bank's enable comes straight from its own register (the program state into a far bank's write enable
+        # was the 75 MHz critical path, almost all routing)
+        w_addr, w_data = Signal.like(wr.addr, name=f"{name}_wr_at"), Signal(8, name=f"{name}_wr_byte")
+        m.d.sync += [w_addr.eq(wr.addr), w_data.eq(wr.data)]
     for n, size in enumerate(sizes):
         m.submodules[f"{name}_bank{n}" if len(sizes) > 1 else name] = mem = \
             Memory(shape=unsigned(8), depth=size, init=[])
         rp, wp = mem.read_port(), mem.write_port()
         hit = wr.addr[low:] == n if len(sizes) > 1 else 1
-        m.d.comb += [rp.addr.eq(at[:low]), wp.addr.eq(wr.addr[:low]), wp.data.eq(wr.data),
-                     wp.en.eq(wr.en & hit)]
+        w_en = wr.en & hit
+        if bank:
+            w_en = Signal(name=f"{name}_bank{n}_wr_en")
+            m.d.sync += w_en.eq(wr.en & hit)
+        m.d.comb += [rp.addr.eq(at[:low]), wp.addr.eq(w_addr[:low]), wp.data.eq(w_data), wp.en.eq(w_en)]
         outs.append(rp.data)
     if len(sizes) == 1:
         m.d.sync += data.eq(outs[0])
@@ -80,8 +91,8 @@ class Rams:
         self.b_rd, self.b_wr, self.b_u, lat_b = _byte_ram(m, "ram_b", mem.depth_b, bank)
         self.latency = max(lat_a, lat_b)
         # the shallower RAM's data waits for the deeper one's, so every unit sees both after `latency` cycles
-        for name in ("a_u", "b_u"):
-            for _ in range((lat_a if name == "a_u" else lat_b), self.latency):
+        for name, latency in (("a_u", lat_a), ("b_u", lat_b)):
+            for _ in range(latency, self.latency):
                 late = Signal(8, name=f"{name}_late")
                 m.d.sync += late.eq(getattr(self, name))
                 setattr(self, name, late)
@@ -163,28 +174,38 @@ def mat_unit(m: Module, op: MatOp, start, rams: Rams, chain: LogitChain) -> Sign
     product, accumulate, round, shift, saturate + write). Returns ``busy``. Cycles: rows·cols·inner + 7 (+ 2
     with banked RAMs; every unit's read takes those two cycles more)."""
     issuing = Signal()
-    i, j, t = Signal.like(op.rows), Signal.like(op.cols), Signal.like(op.inner)
-    a_row, a_ptr = Signal.like(op.a), Signal.like(op.a)
-    b_col, b_ptr = Signal.like(op.b), Signal.like(op.b)
-    o_row, o_ptr = Signal.like(op.o), Signal.like(op.o)
+    # Counters run down to 0 and every next row/column start is kept ready in a register: no cycle holds a
+    # subtract-and-compare or an adder in front of the pointer muxes (at 82.5 MHz on the ECP5 the `cols - 1`
+    # compare into the B pointer was the critical path).
+    t_left, j_left, i_left = Signal.like(op.inner), Signal.like(op.cols), Signal.like(op.rows)
+    inner_m1, cols_m1 = Signal.like(op.inner), Signal.like(op.cols)
+    a_row, a_ptr, a_next_row = Signal.like(op.a), Signal.like(op.a), Signal.like(op.a)
+    b_ptr, b_next_col, b_first_next = Signal.like(op.b), Signal.like(op.b), Signal.like(op.b)
+    o_ptr, o_next_row = Signal.like(op.o), Signal.like(op.o)
+    first0 = Signal()
     with m.If(start):
-        m.d.sync += [issuing.eq((op.rows != 0) & (op.cols != 0) & (op.inner != 0)), i.eq(0), j.eq(0), t.eq(0),
-                     a_row.eq(op.a), a_ptr.eq(op.a), b_col.eq(op.b), b_ptr.eq(op.b), o_row.eq(op.o),
-                     o_ptr.eq(op.o)]
+        m.d.sync += [issuing.eq((op.rows != 0) & (op.cols != 0) & (op.inner != 0)), t_left.eq(op.inner - 1),
+                     j_left.eq(op.cols - 1), i_left.eq(op.rows - 1), inner_m1.eq(op.inner - 1),
+                     cols_m1.eq(op.cols - 1), first0.eq(1),
+                     a_row.eq(op.a), a_ptr.eq(op.a), a_next_row.eq(op.a + op.a_rs),
+                     b_ptr.eq(op.b), b_next_col.eq(op.b + op.b_cs), b_first_next.eq(op.b + op.b_cs),
+                     o_ptr.eq(op.o), o_next_row.eq(op.o + op.o_rs)]
     with m.If(issuing):
         m.d.comb += [rams.a_rd.addr.eq(a_ptr), rams.b_rd.addr.eq(b_ptr)]
-        with m.If(t != op.inner - 1):
-            m.d.sync += [t.eq(t + 1), a_ptr.eq(a_ptr + op.a_ts), b_ptr.eq(b_ptr + op.b_ts)]
-        with m.Elif(j != op.cols - 1):
-            m.d.sync += [t.eq(0), j.eq(j + 1), a_ptr.eq(a_row), b_col.eq(b_col + op.b_cs),
-                         b_ptr.eq(b_col + op.b_cs), o_ptr.eq(o_ptr + op.o_cs)]
+        with m.If(t_left != 0):
+            m.d.sync += [t_left.eq(t_left - 1), first0.eq(0), a_ptr.eq(a_ptr + op.a_ts), b_ptr.eq(b_ptr + op.b_ts)]
+        with m.Elif(j_left != 0):
+            m.d.sync += [t_left.eq(inner_m1), first0.eq(1), j_left.eq(j_left - 1), a_ptr.eq(a_row),
+                         b_ptr.eq(b_next_col), b_next_col.eq(b_next_col + op.b_cs), o_ptr.eq(o_ptr + op.o_cs)]
         with m.Else():
-            m.d.sync += [t.eq(0), j.eq(0), b_col.eq(op.b), b_ptr.eq(op.b), i.eq(i + 1), a_row.eq(a_row + op.a_rs),
-                         a_ptr.eq(a_row + op.a_rs), o_row.eq(o_row + op.o_rs), o_ptr.eq(o_row + op.o_rs)]
-            with m.If(i == op.rows - 1):
+            m.d.sync += [t_left.eq(inner_m1), first0.eq(1), j_left.eq(cols_m1), b_ptr.eq(op.b),
+                         b_next_col.eq(b_first_next), i_left.eq(i_left - 1), a_row.eq(a_next_row),
+                         a_ptr.eq(a_next_row), a_next_row.eq(a_next_row + op.a_rs), o_ptr.eq(o_next_row),
+                         o_next_row.eq(o_next_row + op.o_rs)]
+            with m.If(i_left == 0):
                 m.d.sync += issuing.eq(0)
-    first0, last0 = Signal(), Signal()
-    m.d.comb += [first0.eq(t == 0), last0.eq(t == op.inner - 1)]
+    last0 = Signal()
+    m.d.comb += last0.eq(t_left == 0)
     # stage 1: the RAMs answer; stage 2: operands registered; stage 3: product; stage 4: accumulator
     v0, (v1, f1, l1, o1) = _read(m, rams, issuing, first0, last0, o_ptr)
     a2, b2 = Signal(signed(9)), Signal(signed(8))

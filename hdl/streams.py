@@ -1,14 +1,16 @@
-"""Fan-out and fan-in of ``amaranth.lib.stream`` ports (payloads are wired by the caller), and a stream register."""
+"""Fan-out and fan-in of ``amaranth.lib.stream`` ports (payloads are wired by the caller), a stream register and
+a two-entry stream buffer."""
 from __future__ import annotations
 
 from functools import reduce
 from operator import and_
 
-from amaranth.hdl import Module
+from amaranth.hdl import Module, Shape
 from amaranth.lib import stream, wiring
+from amaranth.lib.fifo import SyncFIFO
 from amaranth.lib.wiring import In, Out
 
-__all__ = ["tee", "join", "StreamRegister"]
+__all__ = ["tee", "join", "StreamRegister", "StreamBuffer"]
 
 
 def _all(values):
@@ -45,4 +47,21 @@ class StreamRegister(wiring.Component):
             m.d.sync += self.o.valid.eq(self.i.valid)
             with m.If(self.i.valid):
                 m.d.sync += self.o.payload.eq(self.i.payload)
+        return m
+
+
+class StreamBuffer(wiring.Component):
+    """A two-entry FIFO on a stream of ``shape`` payloads: unlike :class:`StreamRegister`, ``i.ready`` comes from
+    a register too, so neither the payload path nor the ready path crosses it (a far block RAM's output or a
+    consumer's long ready chain ends here). One transfer per cycle, one cycle latency; two entries of registers."""
+
+    def __init__(self, shape):
+        self._shape = shape
+        super().__init__({"i": In(stream.Signature(shape)), "o": Out(stream.Signature(shape))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.submodules.fifo = fifo = SyncFIFO(width=Shape.cast(self._shape).width, depth=2)
+        m.d.comb += [fifo.w_data.eq(self.i.payload), fifo.w_en.eq(self.i.valid), self.i.ready.eq(fifo.w_rdy),
+                     self.o.payload.eq(fifo.r_data), self.o.valid.eq(fifo.r_rdy), fifo.r_en.eq(self.o.ready)]
         return m

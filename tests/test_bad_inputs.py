@@ -107,3 +107,46 @@ def test_unwritable_out_fails_before_the_work(tmp_path, command):
 def test_version():
     proc = atis("--version")
     assert proc.returncode == 0 and proc.stdout.startswith("atis ")
+
+
+OUTPUTS = [  # (command before the path, the option, the path under tmp, the message)
+    (("fpaa", "--n", "100"), "--plot", "file/x.png", "cannot write there ({file} is a file)"),
+    (("energy",), "--plot", "dir", "is a folder; give a file name, e.g. {dir}/figure.png"),
+    (("energy",), "--plot", "dir/e", "the file name must end in .png, .pdf, .svg"),
+    (("verilog", "-b", "projection"), "--out", "file/v", "cannot write there ({file} is a file)"),
+    (("fpaa-export",), "--out", "file", "is a file, not a folder"),
+    (("demo",), "--out", "file/d", "cannot write there"),
+    (("bench", "scorer"), "--out", "file/b", "cannot write there"),
+    (("build", "--board", "icebreaker"), "--out", "file/b", "cannot write there"),
+    (("run", "--virtual"), "--out", "dir", "is a folder"),
+    (("run", "--virtual"), "--work-dir", "file/w", "cannot write there"),
+    (("train",), "--out", "dir/w.txt", "the file name must end in .npz"),
+]
+
+
+@pytest.mark.parametrize("command, option, where, message", OUTPUTS,
+                         ids=[f"{c[0]}{o}-{w}" for c, o, w, _ in OUTPUTS])
+def test_output_paths_are_checked_before_the_work(tmp_path, command, option, where, message):
+    (tmp_path / "file").write_text("")
+    (tmp_path / "dir").mkdir()
+    path = tmp_path / where
+    proc = atis(*command, option, str(path))
+    expected = message.format(file=tmp_path / "file", dir=tmp_path / "dir")
+    assert proc.returncode == 2 and f"{option} {path}" in proc.stderr and expected in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+
+
+def test_a_second_run_into_the_same_folder_is_refused(tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom pathlib import Path\n"
+                               "from atis.outlock import lock_folder\nlock_folder(Path(sys.argv[1]))\n"
+                               "print('held', flush=True)\ntime.sleep(60)", str(tmp_path)],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        proc = atis("fpaa-export", "-o", str(tmp_path))
+        assert proc.returncode == 2, proc.stderr
+        assert f"another atis command (pid {holder.pid}) is writing there" in proc.stderr, proc.stderr
+    finally:
+        holder.kill()
+        holder.wait()
+    assert atis("fpaa-export", "-o", str(tmp_path)).returncode == 0     # the lock died with its process

@@ -33,6 +33,21 @@ def test_flash_without_a_board_is_one_line_exit_1(tmp_path):
     assert proc.returncode == 1
     errors = proc.stderr.strip().splitlines()
     assert len(errors) == 1 and errors[0].startswith("error: ") and "Traceback" not in proc.stderr
+    # the loader's real cause, whichever this machine has: no libusb/libftdi, or no board on the USB bus
+    assert "the OS library" in errors[0] or "unable to open ftdi device" in errors[0], errors[0]
+    assert "write to flash" not in errors[0] and "empty" not in errors[0]
+
+
+@pytest.mark.parametrize("stderr, stdout, cause", [
+    ("unable to open ftdi device: -3 (device not found)\nError: Failed to claim cable\n", "empty\nwrite to flash\n",
+     "programming failed: unable to open ftdi device: -3 (device not found) (is the board connected and powered?)"),
+    ("/x/bin/openFPGALoader: error while loading shared libraries: libusb-1.0.so.0: cannot open shared object", "",
+     "the OS library libusb-1.0 is missing"),
+    ("", "empty\n", "openFPGALoader exited with code 1 after 'empty'"),
+])
+def test_flash_failure_names_the_loaders_cause(stderr, stdout, cause):
+    from atis.boards.build import loader_failure
+    assert cause in loader_failure(stderr, stdout, 1)
 
 
 def test_flash_needs_a_bitstream(tmp_path):
@@ -130,3 +145,29 @@ def test_failed_build_names_the_error_in_the_tool_log(tmp_path):
     assert _first_error(tmp_path) == ("atis.rpt", "ERROR: Assert `x' failed")
     (tmp_path / "atis.rpt").write_text("fine\n")
     assert _first_error(tmp_path) == ("build.log", None)
+
+
+def _fake_toolchain(where, failures: list[str]):
+    """A build script that fails with the given logs' errors, one per run, then succeeds."""
+    (where / "atis.ys").write_text("read_rtlil atis.il\n    synth_ecp5  -top atis\n")
+    (where / "runs").write_text("0")
+    logs = {"abc9": ("atis.rpt", "Executing ABC_OPS_REINTEGRATE pass\nERROR: Assert `x' failed"),
+            "driven": ("atis.tim", "ERROR: Net 'p[12]' is multiply driven by cell ports w.DOA12 and w.DOA6"),
+            "other": ("atis.tim", "ERROR: Unable to place cell 'x'")}
+    for i, f in enumerate(failures):
+        (where / f"fail_{i}").write_text(logs[f][1] + "\n")
+    steps = "\n".join(f'[ "$n" = {i} ] && {{ cp fail_{i} {logs[f][0]}; echo $((n + 1)) > runs; exit 1; }}'
+                      for i, f in enumerate(failures))
+    (where / "build_atis.sh").write_text(f"n=$(cat runs)\ncp atis.ys atis_$n.ys\n{steps}\nexit 0\n")
+
+
+def test_known_yosys_failures_are_retried_with_other_options(tmp_path):
+    from atis.boards.build import YOSYS_RETRIES, _run_toolchain
+    _fake_toolchain(tmp_path, ["abc9", "driven"])
+    proc, options, tries = _run_toolchain(tmp_path)
+    assert proc.returncode == 0 and tries == 3 and options == YOSYS_RETRIES[2]
+    assert [("synth_ecp5 " + YOSYS_RETRIES[i]).strip() in (tmp_path / f"atis_{i}.ys").read_text()
+            for i in range(3)] == [True] * 3
+    _fake_toolchain(tmp_path, ["other", "other"])           # a real error is not retried
+    proc, options, tries = _run_toolchain(tmp_path)
+    assert proc.returncode == 1 and tries == 1

@@ -18,6 +18,17 @@ def test_help_lists_every_command():
         assert command in proc.stdout
 
 
+def test_help_names_the_blocks_and_benches_and_shows_flags_as_flags():
+    from atis.cocotb_tests.runner import select_benches
+    from atis.commands.rtl import BENCH_NAMES, BLOCK_NAMES
+    from atis.hdl.export import BLOCKS
+    assert BLOCK_NAMES == tuple(BLOCKS) and BENCH_NAMES == tuple(b.name for b in select_benches(None))
+    assert "attention_head" in atis("verilog", "--help").stdout
+    proc = atis("sweep", "--help")
+    assert "fpaa-Nb-adaptive" in proc.stdout and "<bool>" not in proc.stdout
+    assert atis("energy", "--json", "true").returncode == 2      # a flag takes no value
+
+
 def test_verilog_writes_and_lints_the_projection(tmp_path):
     proc = atis("verilog", "--config", "configs/default.yaml", "--out", str(tmp_path), "--lint",
                 "--block", "projection", "--block", "softmax")

@@ -49,7 +49,8 @@ def test_round_trips_through_dict():
     ({"dac": {"part": "parallel", "part_bits": 4}}, "dac.part_bits = 4: must be >= projection.dac_bits (6)"),
     ({"dac": {"part_bits": 10}}, "dac.part_bits = 10: the AD5628 is a 12-bit part"),
     ({"dac": {"sclk_divider": 3}}, "dac.sclk_divider = 3: must be even"),
-    ({"dac": {"sclk_divider": 2}, "fpga": {"clock_MHz": 200}}, "dac.sclk_divider = 2: SCLK would be 100 MHz"),
+    ({"dac": {"sclk_divider": 2}, "fpga": {"clock_MHz": 200}}, "fpga.clock_MHz = 200, dac.sclk_divider = 2: the "
+                                                                "AD5628's t1 (SCLK cycle time) would be 10 ns"),
     ({"transformer": {"ram_bank": 1000}}, "transformer.ram_bank = 1000: must be 0 or a power of two >= 256"),
     ({"transformer": {"ram_bank": 128}}, "transformer.ram_bank = 128: must be 0 or a power of two"),
     ({"fpga": {"compare_wait_ns": 10}}, "fpga.compare_wait_ns = 10: must be >= fpaa.comparator.delay_ns (20)"),
@@ -63,6 +64,33 @@ def test_rejects_bad_values_naming_the_field(data, message):
         config_from_dict(data)
     assert str(info.value).startswith(message), str(info.value)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("clock_MHz, divider, broken, allowed", [
+    (200, 2, "t1 (SCLK cycle time) would be 10 ns, below its 20 ns minimum (also t2, t3)",
+     "dac.sclk_divider >= 4 (even) at this clock, or fpga.clock_MHz <= 100 at this divider"),
+    (100.5, 2, "t1 (SCLK cycle time) would be 19.9 ns", "dac.sclk_divider >= 4 (even)"),
+    (300, 4, "t1 (SCLK cycle time) would be 13.33 ns", "dac.sclk_divider >= 6 (even) at this clock, or "
+                                                        "fpga.clock_MHz <= 200 at this divider"),
+    (1000, 18, "t1 (SCLK cycle time) would be 18 ns", "dac.sclk_divider >= 20 (even) at this clock, or "
+                                                       "fpga.clock_MHz <= 900 at this divider"),
+])
+def test_rejects_a_clock_and_divider_that_break_an_ad5628_minimum(clock_MHz, divider, broken, allowed):
+    """The port stretches SYNC's setup and high time itself; a pair whose SCLK breaks the part's minima is refused
+    in one line naming both keys, the parameter, and what is allowed."""
+    with pytest.raises(ConfigError) as info:
+        config_from_dict({"fpga": {"clock_MHz": clock_MHz}, "dac": {"sclk_divider": divider}})
+    message = str(info.value)
+    assert f"fpga.clock_MHz = {clock_MHz:g}, dac.sclk_divider = {divider}: the AD5628's {broken}" in message
+    assert "allowed: " + allowed in message, message
+    assert "\n" not in message
+    config_from_dict({"dac": {"part": "parallel", "sclk_divider": divider}, "fpga": {"clock_MHz": clock_MHz}})
+
+
+@pytest.mark.parametrize("clock_MHz, divider", [(100, 2), (24, 2), (75, 4), (1000, 20), (1, 256)])
+def test_accepts_every_pair_the_ad5628_port_can_serve(clock_MHz, divider):
+    cfg = config_from_dict({"fpga": {"clock_MHz": clock_MHz}, "dac": {"sclk_divider": divider}})
+    assert cfg.dac.sclk_divider == divider
 
 
 @pytest.mark.parametrize("text, field", [

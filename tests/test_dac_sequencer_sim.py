@@ -8,6 +8,7 @@ from amaranth.sim import Simulator
 from simhelpers import stream_put
 
 from atis.config import config_from_dict
+from atis.golden.ad5628 import AD5628_TIMING
 from atis.golden.sequencer import resolve_sequencer
 from atis.hdl.comparator_capture import ComparatorCapture
 from atis.hdl.dac_sequencer import DacSequencer
@@ -16,9 +17,10 @@ PINS = {"ad5628": ("dac_sync_n", "dac_sclk", "dac_din"),
         "parallel": ("dac_channel", "dac_code", "dac_strobe", "dac_update")}
 
 
-def spec_for(part: str, m: int = 5, n_dac: int = 2, divider: int = 4, settle_ns: float = 70.0):
+def spec_for(part: str, m: int = 5, n_dac: int = 2, divider: int = 4, settle_ns: float = 70.0,
+             clock_MHz: float = 100.0):
     return resolve_sequencer(config_from_dict({
-        "model": {"d_model": 16}, "projection": {"m": m},
+        "model": {"d_model": 16}, "projection": {"m": m}, "fpga": {"clock_MHz": clock_MHz},
         "dac": {"part": part, "n_channels": n_dac, "sclk_divider": divider, "settle_ns": settle_ns,
                 "part_bits": None}}))
 
@@ -86,12 +88,64 @@ def test_ad5628_frames_rounds_and_settle(divider, rng):
     gaps = [b["start"] - a["end"] for a, b in zip(frames, frames[1:])]
     assert min(gaps) >= divider                                  # SYNC high at least one SCLK period
     starts = [f["start"] for f in writes]
-    assert np.diff(starts).min() == 33 * divider                 # back to back: 32 bits + 1 SCLK of SYNC high
+    # back to back: SYNC setup (clk/2 at 100 MHz: 2 cycles for t4 = 13 ns, not 1), 31.5 SCLK periods, SYNC high
+    assert np.diff(starts).min() == spec.write_cycles == {2: 2 + 62 + 1 + 2, 4: 33 * 4}[divider]
     # One evaluate per token, exactly settle_cycles after its last update; tokens overlap the next load.
     evaluates = [c for c, t in enumerate(trace) if t["o_evaluate"]]
     last_updates = [f["update_cycle"] for f in writes[spec.m - 1::spec.m]]
     assert [e - u for e, u in zip(evaluates, last_updates)] == [spec.settle_cycles] * len(codes)
     assert np.diff(last_updates).tolist() == [spec.token_cycles()] * (len(codes) - 1)
+
+
+def pin_timing_ns(trace: list[dict], clock_ns: float) -> dict[str, float]:
+    """The shortest time of every AD5628 timing parameter over all frames, measured on the pins (data sheet
+    definitions: docs/reference/ad5628-timing.md), in ns at ``clock_ns`` per traced cycle."""
+    def edges(pin: str, to: int | None) -> np.ndarray:
+        v = np.array([t[pin] for t in trace])
+        return np.flatnonzero((v[1:] != v[:-1]) & ((v[1:] == to) if to is not None else True)) + 1
+    sync_fall, sync_rise, fall, rise, din = (edges("dac_sync_n", 0), edges("dac_sync_n", 1), edges("dac_sclk", 0),
+                                             edges("dac_sclk", 1), edges("dac_din", None))
+    def since(events: np.ndarray, at: np.ndarray, side: str) -> list[int]:
+        i = np.searchsorted(events, at, side) - 1
+        return (at[i >= 0] - events[i[i >= 0]]).tolist()
+
+    def until(events: np.ndarray, at: np.ndarray) -> list[int]:
+        i = np.searchsorted(events, at)
+        return (events[i[i < len(events)]] - at[i < len(events)]).tolist()
+
+    got: dict[str, list[int]] = {s: [] for s in AD5628_TIMING}
+    for start in sync_fall:
+        end = sync_rise[np.searchsorted(sync_rise, start)]
+        sampled = fall[(fall > start) & (fall < end)]
+        assert len(sampled) == 32
+        got["t1"] += np.diff(sampled).tolist()
+        got["t2"] += since(rise, sampled, "left")          # SCLK is high from reset: no rise before the first
+        got["t3"] += until(rise, sampled)
+        got["t4"].append(sampled[0] - start)
+        got["t5"] += since(din, sampled, "right")          # a DIN change in the fall's own cycle: 0 setup
+        got["t6"] += until(din, sampled)
+        got["t7"].append(end - sampled[-1])
+        later = sync_fall[sync_fall > end]
+        if len(later):
+            got["t8"].append(later[0] - end)
+            got["t10"].append(later[0] - fall[fall < later[0]][-1])
+        if (fall > end).any():
+            got["t9"].append(fall[fall > end][0] - end)
+    return {s: min(v) * clock_ns for s, v in got.items()}
+
+
+@pytest.mark.parametrize("clock_MHz, divider", [(100, 2), (100, 4), (80, 2), (24, 2), (75, 4), (1000, 20)])
+def test_ad5628_port_meets_every_data_sheet_minimum(clock_MHz, divider, rng):
+    """Every timing parameter measured on the sequencer's pins, over back-to-back frames, at clocks where half an
+    SCLK period does (24 MHz, clk/2) and does not (100 MHz and 80 MHz, clk/2; 1 GHz, clk/20) cover t4."""
+    spec = spec_for("ad5628", m=4, n_dac=2, divider=divider, clock_MHz=clock_MHz)
+    trace = run(spec, rng.integers(0, 64, size=(2, spec.m)), cycles=9 * spec.write_cycles + 200)
+    measured = pin_timing_ns(trace, spec.clock_ns)
+    short = {s: (round(measured[s], 3), m.ns) for s, m in AD5628_TIMING.items() if measured[s] < m.ns - 1e-9}
+    assert not short, f"{clock_MHz} MHz, clk/{divider}: (measured, minimum) ns {short}"
+    assert measured["t4"] == spec.spi_frame.setup_cycles * spec.clock_ns >= 13.0
+    if (clock_MHz, divider) == (100, 2):
+        assert measured["t4"] == 20.0          # was half an SCLK period: 10 ns
 
 
 def test_parallel_port_and_update_ages(rng):

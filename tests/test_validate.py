@@ -24,7 +24,7 @@ def test_validate_ranks_real_attention(tmp_path):
     rows = {(r["scorer"], r["keep"]): r for r in result["rows"]}
     scorers = {name for name, _ in rows}
     assert {"oracle", "random", "key-norm", "pagerank", "fpaa-jl", "fpaa-fold", "fpaa-learned",
-            "fpaa-learned-3b", "fpaa-learned +10C trimmed"} <= scorers
+            "fpaa-learned-3b", "fpaa-learned+10C-trimmed"} <= scorers
     assert len(rows) == len(scorers) * 3
     for (name, keep), r in rows.items():
         assert {"scorer", "keep", "mass", "recall", "spearman", "cos_mean", "cos_p5", "retrieval"} <= set(r)

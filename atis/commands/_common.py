@@ -15,8 +15,24 @@ from rich.table import Table
 if TYPE_CHECKING:
     from atis.cocotb_tests.runner import BenchResult
 
-__all__ = ["console", "err", "ConfigOpt", "FiguresJsonOpt", "BenchDirOpt", "fail", "writable", "bench_table",
-           "explain_failures", "finish_bench"]
+__all__ = ["console", "err", "ConfigOpt", "FiguresJsonOpt", "BenchDirOpt", "fail", "writable", "writable_file",
+           "FIGURE_SUFFIXES", "bench_table", "explain_failures", "finish_bench"]
+
+def _flags_take_no_value() -> None:
+    """typer's rich help prints a flag's type (``--json <bool>``) as if it took a value, and ``--json true`` is
+    then an error. A flag's type column stays empty; an option with a metavar keeps it."""
+    from typer import core
+    shown = getattr(core.TyperOption, "display_type_rich", None)
+    if shown is None or getattr(shown, "atis_flags", False):
+        return
+
+    def display_type_rich(self, ctx):
+        return None if self.is_flag and self.metavar is None else shown(self, ctx)
+    display_type_rich.atis_flags = True
+    core.TyperOption.display_type_rich = display_type_rich
+
+
+_flags_take_no_value()
 
 console = Console()
 err = Console(stderr=True, soft_wrap=True)   # an error stays one line, whatever the terminal width
@@ -33,14 +49,52 @@ def fail(message: str, code: int) -> NoReturn:
     raise typer.Exit(code)
 
 
-def writable(out: Path) -> None:
-    """Fail before the work if folder ``out`` cannot take results (it is created; a probe file is removed)."""
+def writable(out: Path, option: str = "--out", lock: str = ".atis.lock") -> Path:
+    """Fail before the work if folder ``out`` cannot take results (it is created; a probe file is removed) or if
+    another atis command is writing into it (the lock file ``lock`` of :mod:`atis.outlock`; held until this
+    process exits)."""
+    from ..outlock import FolderBusy, lock_folder
+    if out.exists() and not out.is_dir():
+        fail(f"{option} {out}: is a file, not a folder", 2)
     try:
         out.mkdir(parents=True, exist_ok=True)
         with tempfile.TemporaryFile(dir=out):
             pass
+        lock_folder(out, lock)
+    except FolderBusy as e:
+        fail(f"{option} {e}", 2)
     except OSError as e:
-        fail(f"--out {out}: cannot write there ({e.strerror})", 2)
+        fail(f"{option} {out}: cannot write there ({_why(out, e)})", 2)
+    return out
+
+
+def _why(folder: Path, e: OSError) -> str:
+    """The reason a folder cannot be made: a file in the way is named (mkdir only says 'File exists')."""
+    for above in (folder, *folder.parents):
+        if above.exists():
+            return f"{above} is a file" if not above.is_dir() else e.strerror or str(e)
+    return e.strerror or str(e)
+
+
+#: What matplotlib writes without guessing (a name with no suffix silently became NAME.png).
+FIGURE_SUFFIXES = (".png", ".pdf", ".svg")
+
+
+def writable_file(path: Path, option: str, suffixes: tuple[str, ...] | None = None) -> Path:
+    """Fail before the work unless ``path`` names a file that can be written (its folder is created) with one of
+    ``suffixes``; returns the path that will be written."""
+    if path.is_dir():
+        example = path / ("figure" + suffixes[0] if suffixes else "report.json")
+        fail(f"{option} {path}: is a folder; give a file name, e.g. {example}", 2)
+    if suffixes and path.suffix.lower() not in suffixes:
+        fail(f"{option} {path}: the file name must end in {', '.join(suffixes)}", 2)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path.parent):
+            pass
+    except OSError as e:
+        fail(f"{option} {path}: cannot write there ({_why(path.parent, e)})", 2)
+    return path
 
 
 def bench_table(results: Iterable[BenchResult]) -> Table:
@@ -64,6 +118,8 @@ def explain_failures(results: Iterable[BenchResult]) -> None:
         if r.passed:
             continue
         err.print(f"[red]{r.name}[/]: {escape(r.error or 'failed: ' + ', '.join(r.failed_tests))}", highlight=False)
+        for test, cause in r.causes.items():
+            err.print(f"  {test}: {escape(cause)}", highlight=False)
         if r.log:
             err.print(f"  log:      {r.log}", highlight=False)
         if r.waveform:

@@ -9,7 +9,7 @@ import typer
 from rich.table import Table
 
 from ..config import load_config
-from ._common import ConfigOpt, FiguresJsonOpt, console
+from ._common import FIGURE_SUFFIXES, ConfigOpt, FiguresJsonOpt, console, writable_file
 
 if TYPE_CHECKING:
     from ..fpaa_report import FpaaReport
@@ -49,6 +49,7 @@ def fpaa(config: ConfigOpt = None,
     """Characterize the FPAA model: operating point, keep ratio, drift and trim, fidelity per DAC width."""
     from ..fpaa_report import characterize, fpaa_plot
     cfg = load_config(config)
+    writable_file(plot, "--plot", FIGURE_SUFFIXES)
     with console.status("characterizing ...") as status:
         report = characterize(cfg, n=n, progress=lambda s: status.update(s + " ..."))
     for table in _fpaa_tables(report):
@@ -72,6 +73,7 @@ def energy(config: ConfigOpt = None,
 
     from ..energy_view import energy_plot, energy_tables
     cfg = load_config(config)
+    writable_file(plot, "--plot", FIGURE_SUFFIXES)
     report = energy_report(cfg)
     for table in energy_tables(report):
         console.print(table)

@@ -8,11 +8,12 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from ..config import bundled_config, load_config
+from ..config import bundled_config, load_config, with_overrides
 from ..design import MaskMode, transformer_unsupported
-from ._common import BenchDirOpt, ConfigOpt, FiguresJsonOpt, console, fail, finish_bench
+from ._common import BenchDirOpt, ConfigOpt, FiguresJsonOpt, console, fail, finish_bench, writable
 
-__all__ = ["app", "FpaaBfmKind", "DacKind", "bench_scorer", "bench_attention", "bench_digits"]
+__all__ = ["app", "FpaaBfmKind", "DacKind", "ReadoutKind", "SelectionKind", "bench_scorer", "bench_attention",
+           "bench_digits"]
 
 app = typer.Typer(no_args_is_help=True, help="Co-simulation measurements of RTL blocks (Verilator).")
 
@@ -23,10 +24,30 @@ class FpaaBfmKind(str, Enum):
     constant = "constant"
 
 
+class ReadoutKind(str, Enum):
+    """The scorer's readout (``fpaa.readout.mode``): the comparator's keep bit or a b-bit SAR code."""
+    comparator = "comparator"
+    sar = "sar"
+
+
+class SelectionKind(str, Enum):
+    """The per-sequence selection (``fpga.selection.mode``)."""
+    threshold = "threshold"
+    topk = "topk"
+    cap = "cap"
+
+
 class DacKind(str, Enum):
     """The digits bench's DAC port: the config's SPI DAC or a parallel bus."""
     spi = "spi"
     parallel = "parallel"
+
+
+def _needs_fpaa(cfg, command: str) -> None:
+    """The scorer and digits benches put the FPAA model on the scorer's pins: a digital-scorer config has none."""
+    if cfg.fpga.scorer != "fpaa":
+        fail(f"{cfg.source}: fpga.scorer = {cfg.fpga.scorer}: `atis bench {command}` co-simulates the FPAA scorer's "
+             f"pins (use a config with fpga.scorer: fpaa, e.g. configs/icebreaker.yaml)", 2)
 
 
 @app.command("scorer")
@@ -36,11 +57,29 @@ def bench_scorer(config: ConfigOpt = None,
                                                            help="FPAA BFM: the analog model, or a constant "
                                                                 "comparator (to measure the model's co-sim "
                                                                 "overhead)")] = FpaaBfmKind.model,
+                 readout: Annotated[ReadoutKind | None, typer.Option(
+                     metavar="comparator|sar", help="score readout (default: the config's fpaa.readout.mode)")] = None,
+                 bits: Annotated[int | None, typer.Option(min=2, max=8, metavar="B", help="SAR code bits (default: "
+                                                          "the config's fpaa.readout.bits)")] = None,
+                 selection: Annotated[SelectionKind | None, typer.Option(
+                     metavar="threshold|topk|cap", help="per-sequence selection (default: the config's "
+                                                        "fpga.selection.mode)")] = None,
+                 keep: Annotated[float | None, typer.Option(min=0.0, max=1.0, metavar="RATIO", help="top-k: kept "
+                                                            "fraction of every sequence (default: the config's "
+                                                            "fpga.selection.keep)")] = None,
                  out: BenchDirOpt = Path("build/bench"),
                  as_json: FiguresJsonOpt = False) -> None:
-    """Scorer RTL + DAC monitor + FPAA model: tokens/s (simulated), SPI utilization, cycles/token, mismatches."""
+    """Scorer RTL + DAC monitor + FPAA model: tokens/s (simulated), SPI utilization, cycles/token, mismatches.
+    With a SAR readout or a per-sequence selection (issue 18): every code and kept set against the model and
+    the golden selection, the kept fraction of every sequence; N is rounded up to whole sequences."""
     from atis.cocotb_tests.runner import Bench, run_bench
-    cfg = load_config(config)
+    cfg = _with_readout(load_config(config), readout, bits, selection, keep)
+    _needs_fpaa(cfg, "scorer")
+    writable(out)
+    if cfg.fpaa.readout.mode == "sar" or cfg.fpga.selection.mode != "threshold":
+        if fpaa is FpaaBfmKind.constant:
+            fail("--fpaa constant: only with the comparator readout and the threshold selection", 2)
+        return _bench_readout(cfg, n, out, as_json)
     bench = Bench(f"scorer-{fpaa.value}", "scorer", "atis.cocotb_tests.test_scorer")
     with console.status(f"co-simulating {n} tokens through the scorer ..."):
         result = run_bench(bench, cfg, work_dir=out, tokens=n, testcase="test_keep_mask_equals_vectorized_model",
@@ -56,6 +95,32 @@ def bench_scorer(config: ConfigOpt = None,
                 table.add_row(key, f"{value:,.4g}" if isinstance(value, float) else f"{value:,}")
         console.print(table)
     finish_bench(result, as_json, {"spi_utilization": None, **scorer})
+
+
+def _with_readout(cfg, readout, bits, selection, keep):
+    fpaa = {k: v for k, v in (("mode", readout and readout.value), ("bits", bits)) if v is not None}
+    sel = {k: v for k, v in (("mode", selection and selection.value), ("keep", keep)) if v is not None}
+    return with_overrides(cfg, {"fpaa": {"readout": fpaa}, "fpga": {"selection": sel}}) if fpaa or sel else cfg
+
+
+def _bench_readout(cfg, n: int, out: Path, as_json: bool) -> None:
+    from atis.cocotb_tests.runner import Bench, run_bench
+    seq_len = cfg.model.seq_len
+    tokens = -(-n // seq_len) * seq_len
+    bench = Bench("scorer-readout", "scorer", "atis.cocotb_tests.test_readout")
+    with console.status(f"co-simulating {tokens} tokens ({tokens // seq_len} sequences) through the scorer ..."):
+        result = run_bench(bench, cfg, work_dir=out, tokens=tokens, testcase="test_codes_and_kept_sets_equal_the_model")
+    figures = result.metrics.get("readout", {})
+    if figures:
+        table = Table(title=f"scorer co-simulation: {figures['readout']} readout, {figures['bits']} bit(s), "
+                            f"{figures['mode']} per {figures['n']} tokens")
+        table.add_column("quantity", no_wrap=True)
+        table.add_column("value", justify="right")
+        for key, value in figures.items():
+            if isinstance(value, (int, float)) and not isinstance(value, bool):
+                table.add_row(key, f"{value:,.4g}" if isinstance(value, float) else f"{value:,}")
+        console.print(table)
+    finish_bench(result, as_json, figures)
 
 
 @app.command("attention")
@@ -81,6 +146,7 @@ def bench_attention(config: ConfigOpt = None,
     why = transformer_unsupported(cfg)
     if why:
         fail(why, 2)
+    writable(out)
     bench = Bench(f"attention-{semantics}", "transformer", "atis.cocotb_tests.test_transformer",
                   {"transformer": {"mask": semantics}})
     with console.status(f"building the transformer RTL and co-simulating n = {n}, keep = {keep} ({semantics}) ..."):
@@ -107,8 +173,9 @@ def bench_attention(config: ConfigOpt = None,
 
 @app.command("digits")
 def bench_digits(config: ConfigOpt = None,
-                 images: Annotated[int, typer.Option(min=1, max=539, help="test images through the RTL")] = 100,
-                 keep: Annotated[float, typer.Option(min=0.01, max=1.0, help="FPAA keep target")] = 0.3,
+                 images: Annotated[int, typer.Option(min=1, max=539, metavar="N",
+                                                     help="test images through the RTL")] = 100,
+                 keep: Annotated[float, typer.Option(min=0.01, max=1.0, metavar="K", help="FPAA keep target")] = 0.3,
                  dac: Annotated[DacKind, typer.Option(metavar="spi|parallel",
                                                       help="DAC port: the config's AD5628 SPI or a parallel bus "
                                                            "(faster to co-simulate)")] = DacKind.parallel,
@@ -120,9 +187,11 @@ def bench_digits(config: ConfigOpt = None,
     from atis.sweep import hardware_scorer
     config = config or bundled_config("icebreaker")
     cfg = load_config(config)
+    _needs_fpaa(cfg, "digits")
     if cfg.model.seq_len != 64 or cfg.transformer.weights is None:
         fail(f"{config}: the digits need model.seq_len = 64 and trained transformer.weights "
              f"(configs/icebreaker.yaml has both)", 2)
+    writable(out)
     with console.status(f"co-simulating {images} digits through scorer + FPAA model + transformer ..."):
         result = run_bench(pipeline_bench(hardware_scorer(keep), dac.value), cfg, work_dir=out,
                            extra_env={"ATIS_BENCH_IMAGES": str(images)})

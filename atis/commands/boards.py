@@ -11,7 +11,7 @@ from rich.markup import escape
 
 from ..config import load_config
 from ..design import BoardTopKind
-from ._common import ConfigOpt, console, err, fail
+from ._common import ConfigOpt, console, err, fail, writable
 
 __all__ = ["app", "BoardOpt", "build", "flash", "fpaa_export"]
 
@@ -39,10 +39,11 @@ def build(board: BoardOpt,
           = False) -> None:
     """Bitstream for a board with the open toolchain: utilization, Fmax vs target, critical path, tool versions."""
     from atis.boards.build import BuildError, build_board
+    cfg = load_config(config) if config is not None else None
+    writable(out, lock=f".{board}.lock")       # one build per board and folder: both would use .<board>.building
     try:
         with console.status(f"building {board} (yosys, nextpnr, pack) ..."):
-            report = build_board(board, load_config(config) if config is not None else None, out, top, blocks,
-                                 seeds)
+            report = build_board(board, cfg, out, top, blocks, seeds)
     except BuildError as e:
         fail(str(e), 1)
     console.print(Markdown(report.markdown()))
@@ -86,7 +87,9 @@ def fpaa_export(config: ConfigOpt = None,
     """The FPAA program (per-input gains and polarities, θ, hysteresis) as CSV + JSON, with its quantization
     error."""
     from ..fpaa_export import fpaa_program, write_fpaa_program
-    program = fpaa_program(load_config(config), steps)
+    cfg = load_config(config)
+    writable(out)
+    program = fpaa_program(cfg, steps)
     table, full = write_fpaa_program(program, out)
     q, st = program["quantization"], program["settings"]
     console.print(f"wrote {table} and {full}: {len(program['rows'])} inputs, θ {st['theta_V_above_tia_zero']:.4f} V "

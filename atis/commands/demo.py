@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from ..config import load_config
-from ._common import ConfigOpt, bench_table, console, err, explain_failures
+from ._common import ConfigOpt, bench_table, console, err, explain_failures, writable
 
 __all__ = ["app", "demo"]
 
@@ -26,6 +26,7 @@ def demo(config: ConfigOpt = None,
     FPAA characterization and the energy account."""
     from ..demo import run_demo
     loaded = load_config(config)
+    writable(out)
     with console.status("starting ...") as status:
         report = run_demo(loaded, out, tokens=tokens, scorer_tokens=scorer_tokens,
                           progress=lambda s: status.update(s + " ..."))

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 
 from ..config import load_config
-from ._common import ConfigOpt, FiguresJsonOpt, console, fail, writable
+from ._common import ConfigOpt, FiguresJsonOpt, console, fail, writable, writable_file
 
 __all__ = ["app", "train", "sweep"]
 
@@ -20,9 +20,10 @@ def train(config: ConfigOpt = None,
           out: Annotated[Path | None, typer.Option("--out", "-o", metavar="NPZ",
                                                       help="weights file (default: the config's transformer.weights)")]
           = None,
-          seed: Annotated[int, typer.Option(min=0, help="torch seed (the run is reproducible from it)")] = 0,
-          epochs_float: Annotated[int, typer.Option(min=0, help="float epochs")] = 60,
-          epochs_qat: Annotated[int, typer.Option(min=0, help="quantization-aware epochs")] = 20) -> None:
+          seed: Annotated[int, typer.Option(min=0, metavar="S",
+                                            help="torch seed (the run is reproducible from it)")] = 0,
+          epochs_float: Annotated[int, typer.Option(min=0, metavar="N", help="float epochs")] = 60,
+          epochs_qat: Annotated[int, typer.Option(min=0, metavar="N", help="quantization-aware epochs")] = 20) -> None:
     """Train the transformer on the 8×8 digits (float, then QAT to the golden int8 format); needs the extra
     `train` (CPU torch). Prints float, int8 and float-twin test accuracy."""
     from rich.progress import Progress
@@ -32,6 +33,7 @@ def train(config: ConfigOpt = None,
     target = out or cfg.transformer.weights
     if target is None:
         fail("no output: give --out or set transformer.weights in the config", 2)
+    writable_file(Path(target), "--out" if out else "transformer.weights", (".npz",))
     with Progress(console=console, transient=True) as bar:
         task = bar.add_task("training", total=epochs_float + epochs_qat)
 
@@ -51,8 +53,10 @@ def sweep(config: ConfigOpt = None,
           keep: Annotated[list[float] | None, typer.Option("--keep", min=0.01, max=1.0, metavar="RATIO",
                                                               help="keep ratios (default 1.0 0.6 0.4 0.3 0.2)")]
           = None,
-          scorer: Annotated[list[str] | None, typer.Option("--scorer", metavar="NAME",
-                                                              help="only these scorers (repeatable)")] = None,
+          scorer: Annotated[list[str] | None, typer.Option(
+              "--scorer", metavar="NAME", help="only these scorers (repeatable): oracle, random, digital, fpaa-8b, "
+              "fpaa-6b, fpaa-4b, fpaa-3b, fpaa-Nb+10C, fpaa-Nb-10C (each also -trimmed), fpaa-Nb-adaptive, sensor; "
+              "N = projection.dac_bits")] = None,
           scheduler: Annotated[str, typer.Option(metavar="ADDRESS", help="where the cells run: local (a dask "
                                                  "LocalCluster, one worker per core), serial, or a dask "
                                                  "scheduler's address (tcp://host:8786)")] = "local",

@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from ..config import load_config
-from ._common import console, fail
+from ._common import console, fail, writable, writable_file
 from .boards import BoardOpt
 
 __all__ = ["app", "run", "virtual_board"]
@@ -94,12 +94,13 @@ def run(board: BoardOpt = "icebreaker",
     if (port is None) == (not virtual):
         fail("give --port PORT (a board) or --virtual (the simulated board), one of them", 2)
     if out is not None:
-        _check_writable(out)
+        writable_file(out, "--out")
     cfg = _config(board, config)
     vboard, board_figures = None, {}
     if virtual:
         from atis.analog_models.scoring import expected_keep
         from atis.virtual_board import VirtualBoard, VirtualBoardError
+        writable(work_dir, "--work-dir", lock=f".{board}.lock")
         vboard = VirtualBoard(board, cfg, keep=keep, work_dir=work_dir)
         try:
             with console.status("building the virtual board (Verilator) ...", spinner="dots"):
@@ -146,12 +147,6 @@ def _stop(vboard) -> dict:
         fail(str(e), 1)
 
 
-def _check_writable(path: Path) -> None:
-    parent = path.parent if str(path.parent) else Path(".")
-    if path.is_dir() or not parent.is_dir():
-        fail(f"--out {path}: not a writable file path (its folder must exist)", 2)
-
-
 @app.command("virtual-board")
 def virtual_board(board: BoardOpt = "icebreaker",
                   config: Annotated[Path | None, typer.Option("--config", "-c", metavar="YAML",
@@ -162,7 +157,9 @@ def virtual_board(board: BoardOpt = "icebreaker",
     """The board's pipeline top under Verilator, its UART on a TCP port: `atis run --port socket://127.0.0.1:PORT`
     (one host connection after another until Ctrl-C)."""
     from atis.virtual_board import VirtualBoard, VirtualBoardError
-    vboard = VirtualBoard(board, _config(board, config), keep=keep, work_dir=work_dir, port=port, once=False)
+    cfg = _config(board, config)
+    writable(work_dir, "--work-dir", lock=f".{board}.lock")
+    vboard = VirtualBoard(board, cfg, keep=keep, work_dir=work_dir, port=port, once=False)
     try:
         with console.status("building the virtual board (Verilator) ...", spinner="dots"):
             vboard.prepare()

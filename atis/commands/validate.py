@@ -18,11 +18,13 @@ app = typer.Typer()
 
 
 @app.command()
-def validate(model: Annotated[str, typer.Option(help="the pre-trained model (minilm: all-MiniLM-L6-v2)")] = "minilm",
-             limit: Annotated[int, typer.Option(min=8, help="evaluation texts (held-out modules)")] = 256,
-             calibration: Annotated[int, typer.Option(min=8, help="calibration texts the scorers are fitted on")]
+def validate(model: Annotated[str, typer.Option(metavar="NAME",
+                                                help="the pre-trained model (minilm: all-MiniLM-L6-v2)")] = "minilm",
+             limit: Annotated[int, typer.Option(min=8, metavar="N", help="evaluation texts (held-out modules)")] = 256,
+             calibration: Annotated[int, typer.Option(min=8, metavar="N",
+                                                      help="calibration texts the scorers are fitted on")]
              = 512,
-             m: Annotated[int, typer.Option(min=1, max=384, help="projected dims = OTA inputs")] = 64,
+             m: Annotated[int, typer.Option(min=1, max=384, metavar="M", help="projected dims = OTA inputs")] = 64,
              config: ConfigOpt = None,
              scheduler: Annotated[str, typer.Option(metavar="ADDRESS", help="where the layers run: local (a dask "
                                                     "LocalCluster), serial, or a dask scheduler's address")]

@@ -18,6 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..config import AtisConfig
+from .ad5628 import Ad5628Schedule, ad5628_schedule
+from .readout import ReadoutSpec, resolve_readout
+from .selection import SelectionSpec, resolve_selection
 
 __all__ = ["SequencerSpec", "resolve_sequencer", "AD5628_DATA_BITS", "ad5628_word", "AD5628_CMD"]
 
@@ -44,6 +47,8 @@ class SequencerSpec:
     clock_ns: float
     comparators: int = 1      # comparator pins: one per replicated head group (seed §5.2)
     consensus_k: int = 1      # keep if at least k of them fire
+    readout: ReadoutSpec | None = None        # a multi-bit readout (sar); None: the comparator's keep bit
+    selection: SelectionSpec | None = None    # a per-sequence selection of the codes; None: the keep bit as is
 
     @property
     def rounds(self) -> int:
@@ -53,15 +58,28 @@ class SequencerSpec:
         return [min(self.n_dac, self.m - r * self.n_dac) for r in range(self.rounds)]
 
     @property
+    def spi_frame(self) -> Ad5628Schedule:
+        """The AD5628 port's frame at this clock: SYNC setup, 32 SCLK periods, SYNC high (``atis.golden.ad5628``)."""
+        return ad5628_schedule(self.clock_ns, self.sclk_divider)
+
+    @property
     def write_cycles(self) -> int:
-        """Cycles one DAC write occupies the port: a 32-bit SPI frame plus SYNC high for one SCLK period, or one
-        parallel write (plus one update cycle per round, counted in :meth:`token_cycles`)."""
-        return 33 * self.sclk_divider if self.part == "ad5628" else 1
+        """Cycles one DAC write occupies the port: an AD5628 frame (33·divider when half an SCLK period covers
+        the part's SYNC setup, as at every shipped config), or one parallel write (plus one update cycle per
+        round, counted in :meth:`token_cycles`)."""
+        return self.spi_frame.frame_cycles if self.part == "ad5628" else 1
 
     def token_cycles(self) -> int:
-        """Cycles per token with an always-ready output, when SPI (not settle/evaluate) is the bottleneck."""
+        """Cycles per token with an always-ready output, when SPI (not settle/evaluate) is the bottleneck. With a
+        SAR readout (its θ writes share the AD5628's bus) at least the conversion: settle, then b steps of θ settle,
+        decision wait and 3 cycles; a lower bound there when the conversion, not the port, limits the rate."""
         updates = self.rounds if self.part == "parallel" else 0
-        return self.m * self.write_cycles + updates
+        r = self.readout
+        theta = r.theta_writes_per_token if r is not None and r.theta_channel is not None else 0
+        ports = (self.m + theta) * self.write_cycles + updates
+        if r is None:
+            return ports
+        return max(ports, self.settle_cycles + r.bits * (r.settle_cycles + r.wait_cycles + 3))
 
     def update_offsets(self) -> np.ndarray:
         """Cycles from the update of round r to the last round's update (0 for the last round)."""
@@ -80,12 +98,17 @@ def resolve_sequencer(cfg: AtisConfig) -> SequencerSpec:
     clock_ns = 1e3 / cfg.fpga.clock_MHz
     dac = cfg.dac
     part_bits = dac.part_bits or (AD5628_DATA_BITS if dac.part == "ad5628" else cfg.projection.dac_bits)
+    readout = resolve_readout(cfg)
+    sar = readout.sar
+    multibit = {"readout": readout if sar else None,
+                "selection": resolve_selection(cfg) if sar or cfg.fpga.selection.mode != "threshold" else None}
+    reserved = 1 if readout.theta_channel is not None else 0      # the AD5628's last channel drives θ
     return SequencerSpec(
-        m=cfg.projection.m, n_dac=min(dac.n_channels, cfg.projection.m), dac_bits=cfg.projection.dac_bits,
+        m=cfg.projection.m, n_dac=min(dac.n_channels - reserved, cfg.projection.m), dac_bits=cfg.projection.dac_bits,
         part=dac.part, part_bits=part_bits, sclk_divider=dac.sclk_divider,
         settle_cycles=max(2, math.ceil(dac.settle_ns / clock_ns - 1e-9)),
         wait_cycles=max(1, math.ceil(cfg.fpga.compare_wait_ns / clock_ns - 1e-9)),
-        clock_ns=clock_ns, **_comparator_pins(cfg))
+        clock_ns=clock_ns, **_comparator_pins(cfg), **multibit)
 
 
 def _comparator_pins(cfg: AtisConfig) -> dict:
