@@ -38,7 +38,7 @@ from atis.design import DesignSpec, resolve_design
 
 from .bfm.simtime import Elapsed
 
-__all__ = ["BenchEnv", "TbBase", "write_metric", "sim_clock_ns"]
+__all__ = ["BenchEnv", "TbBase", "write_metric", "sim_clock_ns", "check_scored_elements"]
 
 
 def sim_clock_ns(clock_ns: float) -> float:
@@ -104,6 +104,26 @@ class BenchEnv:
     def constant_fpaa(self) -> bool:
         """``ATIS_BENCH_FPAA=constant``: a constant comparator instead of the FPAA model (overhead measurement)."""
         return self.fpaa == "constant"
+
+
+def check_scored_elements(tokens: np.ndarray, items: list[dict], index_bits: int) -> tuple[list[int], list[str]]:
+    """Check a scorer's output elements (``items``, in order) against the ``tokens`` sent: data, first/last
+    framing and token index (mod 2**``index_bits``) of every element, and one keep bit per token.
+    Returns (keep bit per token, problems found)."""
+    d = tokens.shape[1]
+    keep, problems = [], []
+    for n, token in enumerate(tokens):
+        for j, x in enumerate(token):
+            item = items[n * d + j]
+            want = {"data": int(x), "first": int(j == 0), "last": int(j == d - 1), "index": n % (1 << index_bits)}
+            got = {k: item[k] for k in want}
+            if got != want:
+                problems.append(f"token {n} element {j}: got {got}, expected {want}")
+            if j == 0:
+                keep.append(item["keep"])
+            elif item["keep"] != keep[-1]:
+                problems.append(f"token {n}: keep changed within the token at element {j}")
+    return keep, problems
 
 
 def write_metric(path: Path | str | None, name: str, value: Any) -> None:

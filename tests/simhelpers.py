@@ -34,6 +34,27 @@ def answer_sink(port, lengths: list[int], answers: list[list[int]]):
     return sink
 
 
+def byte_source(port, commands: list[bytes]):
+    """A testbench sending every byte of ``commands`` on the byte stream ``port``, in order."""
+    async def host(ctx):
+        for command in commands:
+            for byte in command:
+                await stream_put(ctx, port, byte)
+    return host
+
+
+def comparator_model(dut, decisions: list[int], evaluations: list[int]):
+    """A testbench playing the FPAA's comparator: on evaluation k (``dut.o_evaluate``) it drives ``dut.comparator``
+    to ``decisions[k]`` (0 past the end) and appends k to ``evaluations``."""
+    async def fpaa(ctx):
+        async for _, _, evaluate in ctx.tick().sample(dut.o_evaluate):
+            if evaluate:
+                k = len(evaluations)
+                ctx.set(dut.comparator, decisions[k] if k < len(decisions) else 0)
+                evaluations.append(k)
+    return fpaa
+
+
 def run_with_clock(dut, source, sink, *models) -> None:
     """A 100 MHz clock, ``source`` (and any device ``models``) in the background, until ``sink`` returns."""
     sim = Simulator(dut)

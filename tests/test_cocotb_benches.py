@@ -36,16 +36,19 @@ def test_transformer_logits_bit_exact_and_attention_cycles_scale_with_kept(name)
     assert att["cycle_reduction"] > 8, att
 
 
-def test_digits_through_scorer_fpaa_and_transformer_rtl():
-    """Test images through scorer RTL + FPAA BFM -> transformer RTL; every keep bit and every class == golden.
-    30 here for the regression's time; `atis bench digits` runs the bench's default of 100."""
+@pytest.mark.parametrize("dac", ["spi", "parallel"])
+def test_digits_through_scorer_fpaa_and_transformer_rtl(dac):
+    """The 100 test images of `atis bench digits` through scorer RTL + FPAA BFM -> transformer RTL, on the
+    AD5628 (6,400 tokens over SPI) and on the parallel bus; every keep bit and every class == golden.
+    About 35 s and 25 s on a quiet machine."""
     from atis.cocotb_tests.runner import pipeline_bench
     from atis.sweep import hardware_scorer
-    result = run_bench(pipeline_bench(hardware_scorer(0.3), "parallel"), load_config(bundled_config("icebreaker")),
-                       extra_env={"ATIS_BENCH_IMAGES": "30"})
+    images = 100
+    result = run_bench(pipeline_bench(hardware_scorer(0.3), dac), load_config(bundled_config("icebreaker")),
+                       extra_env={"ATIS_BENCH_IMAGES": str(images)})
     assert result.passed, _report(result)
     figures = result.metrics["pipeline"]
-    assert figures["images"] == 30 and figures["mask_mismatches"] == 0 and figures["logit_mismatches"] == 0
+    assert figures["images"] == images and figures["mask_mismatches"] == 0 and figures["logit_mismatches"] == 0
     assert 0.2 < figures["keep_mean"] < 0.4 and figures["rtl_accuracy"] > 0.8
 
 

@@ -8,7 +8,7 @@ import sys
 
 import numpy as np
 import pytest
-from simhelpers import answer_sink, run_with_clock, stream_put
+from simhelpers import answer_sink, byte_source, comparator_model, run_with_clock
 from test_host import fake_board, read_exactly
 
 from atis.analog_models import FpaaModel
@@ -119,18 +119,8 @@ def test_status_over_the_pipelines_host_link_trips_falls_back_to_keep_all_and_cl
     lengths = [1, answer_bytes(2, 4), 1, answer_bytes(2, 4), 1, answer_bytes(2, 4), 1, answer_bytes(2, 4)]
     answers, evaluations = [], []
 
-    async def host(ctx):
-        for cmd in commands:
-            for byte in cmd:
-                await stream_put(ctx, dut.i_bytes, byte)
-
-    async def fpaa(ctx):
-        async for _, _, evaluate in ctx.tick().sample(dut.o_evaluate):
-            if evaluate:
-                ctx.set(dut.comparator, comparator[len(evaluations)] if len(evaluations) < len(comparator) else 0)
-                evaluations.append(1)
-
-    run_with_clock(dut, host, answer_sink(dut.o_bytes, lengths, answers), fpaa)
+    run_with_clock(dut, byte_source(dut.i_bytes, commands), answer_sink(dut.o_bytes, lengths, answers),
+                   comparator_model(dut, comparator, evaluations))
     masks = [decode_answer(bytes(answers[i]), 2, 4).mask for i in (1, 3, 5, 7)]
     # keep-all from the trip on, through the clear, until a whole window after it stayed in the band
     assert masks == [[1, 1, 1, 1], [1, 1, 1, 1], [1, 1, 1, 1], [0, 1, 0, 0]]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from amaranth.asserts import AnyConst, AnySeq
 from amaranth.hdl import Assume, Cat, Elaboratable, Module, Mux, Signal
-from formalhelpers import Properties, Scoreboard, check, check_sink, drive_source, past
+from formalhelpers import Properties, Scoreboard, check_sink, drive_source, past, proof_fails_on, proof_passes
 
 from atis.config import config_from_dict
 from atis.golden.sequencer import resolve_sequencer
@@ -201,17 +201,9 @@ MUTANTS = {
 
 @pytest.mark.parametrize("name", PROOFS)
 def test_stream_block_loses_duplicates_and_reorders_nothing(name, tmp_path):
-    build, depth = PROOFS[name]
-    proof = build()
-    result = check(proof, depth=depth, workdir=tmp_path, props=proof.props)
-    assert result.status == "PASS", f"{name}: {result.failed} (trace {result.trace})\n{result.log[-3000:]}"
+    proof_passes(name, PROOFS, tmp_path)
 
 
 @pytest.mark.parametrize("mutant", MUTANTS)
 def test_stream_proof_fails_on_a_planted_bug(mutant, tmp_path):
-    proof_name, build = MUTANTS[mutant]
-    proof = build()
-    result = check(proof, depth=PROOFS[proof_name][1], workdir=tmp_path, props=proof.props)
-    assert result.status == "FAIL", f"{mutant}: the proof did not catch it\n{result.log[-3000:]}"
-    assert result.trace is not None and result.trace.exists()
-    assert result.failed and all(not f.startswith("/") for f in result.failed), result.failed
+    proof_fails_on(mutant, MUTANTS, PROOFS, tmp_path)

@@ -12,7 +12,7 @@ import numpy as np
 from amaranth.sim import Simulator
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
-from simhelpers import stream_put
+from simhelpers import byte_source, comparator_model
 
 from atis.config import config_from_dict
 from atis.design import resolve_design
@@ -92,17 +92,6 @@ def run_link(stream: bytes, lengths: list[int], comparator: list[int]) -> tuple[
     budget = BYTE_CYCLES * (len(stream) + sum(lengths)) + SEQUENCE_CYCLES * sum(n > 1 for n in lengths) + 100
     answers, evaluations, cycles = [], [], [0]
 
-    async def host(ctx):
-        for byte in stream:
-            await stream_put(ctx, dut.i_bytes, byte)
-
-    async def fpaa(ctx):
-        async for _, _, evaluate in ctx.tick().sample(dut.o_evaluate):
-            if evaluate:
-                k = len(evaluations)
-                ctx.set(dut.comparator, comparator[k] if k < len(comparator) else 0)
-                evaluations.append(k)
-
     async def sink(ctx):
         current = []
         ctx.set(dut.o_bytes.ready, 1)
@@ -117,8 +106,8 @@ def run_link(stream: bytes, lengths: list[int], comparator: list[int]) -> tuple[
 
     sim = Simulator(dut)
     sim.add_clock(1e-8)
-    sim.add_testbench(host, background=True)
-    sim.add_testbench(fpaa, background=True)
+    sim.add_testbench(byte_source(dut.i_bytes, [stream]), background=True)
+    sim.add_testbench(comparator_model(dut, comparator, evaluations), background=True)
     sim.add_testbench(sink)
     sim.run()
     return answers, cycles[0]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
-from simhelpers import answer_sink, run_with_clock, stream_put
+from simhelpers import answer_sink, byte_source, comparator_model, run_with_clock
 
 from atis.config import config_from_dict
 from atis.design import resolve_design
@@ -32,18 +32,8 @@ def test_scored_sequences_answer_the_boards_keep_mask_and_golden_logits(rng):
     lengths = [1, 1] + [answer_bytes(C, N)] * len(runs)
     answers, evaluations = [], []
 
-    async def host(ctx):
-        for cmd in commands:
-            for byte in cmd:
-                await stream_put(ctx, dut.i_bytes, byte)
-
-    async def fpaa(ctx):
-        async for _, _, evaluate in ctx.tick().sample(dut.o_evaluate):
-            if evaluate:
-                ctx.set(dut.comparator, comparator[len(evaluations)] if len(evaluations) < len(comparator) else 0)
-                evaluations.append(1)
-
-    run_with_clock(dut, host, answer_sink(dut.o_bytes, lengths, answers), fpaa)
+    run_with_clock(dut, byte_source(dut.i_bytes, commands), answer_sink(dut.o_bytes, lengths, answers),
+                   comparator_model(dut, comparator, evaluations))
     assert answers[:2] == [[HostReply.UNKNOWN], [HostReply.LOADED]]
     assert len(evaluations) == N * len(runs)
     for (x, keep, mode), answer in zip(runs, answers[2:]):
