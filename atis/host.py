@@ -41,6 +41,17 @@ class HostError(RuntimeError):
     """The link failed: port missing, timeout, malformed answer. One line saying which and what was expected."""
 
 
+def _open_failure(error: BaseException) -> str:
+    """The operating system's reason a port did not open ("No such file or directory"), not pyserial's wrapper
+    text, which repeats the port name and the errno."""
+    reason, cause = str(error), error
+    while cause is not None:                  # the innermost OS error is the operating system's own
+        if isinstance(cause, OSError) and cause.strerror:
+            reason = cause.strerror
+        cause = cause.__cause__ or cause.__context__
+    return reason
+
+
 class BoardLink:
     """A pipeline board (or the virtual board) on a serial port. ``classes`` and ``n`` (``model.seq_len``) fix the
     answer length; ``baud`` sets the port (ignored by ``socket://``) and the transfer-time part of each deadline."""
@@ -53,7 +64,7 @@ class BoardLink:
             self._serial = serial.serial_for_url(port, baudrate=baud, timeout=min(timeout_s, 0.1),
                                                  write_timeout=timeout_s)
         except (serial.SerialException, ValueError, OSError) as e:
-            raise HostError(f"cannot open port {port}: {e}") from None
+            raise HostError(f"cannot open port {port}: {_open_failure(e)}") from None
 
     def __enter__(self) -> BoardLink:
         return self
