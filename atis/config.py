@@ -225,6 +225,13 @@ def _check_watchdog(w) -> None:
         raise ConfigError(f"fpga.watchdog.keep_lo = {w.keep_lo:g}: must be below fpga.watchdog.keep_hi ({w.keep_hi:g})")
     if w.run == 1:
         raise ConfigError("fpga.watchdog.run = 1: must be 0 (off) or 2..4096 (one token is always a run)")
+    if w.window:
+        from .golden.keep_watchdog import band_counts
+        lo, hi = band_counts(w)
+        if lo > hi:
+            raise ConfigError(f"fpga.watchdog.keep_lo..keep_hi = {w.keep_lo:g}..{w.keep_hi:g}: no whole count of kept "
+                              f"tokens in a window of {w.window} lies in the band ({lo} > {hi}); widen it or "
+                              "lengthen fpga.watchdog.window")
 
 
 def _check_ram_bank(bank: int) -> None:

@@ -194,9 +194,16 @@ def link_baud(design: DesignSpec) -> int:
     return round(1e9 / design.sequencer.clock_ns / design.uart_divisor)
 
 
+def _scoring_cycles_max(design: DesignSpec) -> int:
+    """:func:`scoring_cycles` with the sequencer's upper bound (a SAR readout's rate depends on the overlap)."""
+    p = design.projection
+    return max(p.d, p.m * -(-p.d // p.lanes), design.sequencer.token_cycles_max())
+
+
 def min_uart_divisor(design: DesignSpec) -> int:
-    """The smallest UART divisor (clock / baud) at which a token's d bytes take no less than its scoring."""
-    return -(-scoring_cycles(design) // (10 * design.projection.d))
+    """The smallest UART divisor (clock / baud) at which a token's d bytes take no less than its scoring (at
+    its slowest: the link has no flow control)."""
+    return -(-_scoring_cycles_max(design) // (10 * design.projection.d))
 
 
 def check_link_rate(design: DesignSpec, baud: int) -> None:
@@ -209,7 +216,7 @@ def check_link_rate(design: DesignSpec, baud: int) -> None:
     if design.uart_divisor < min_uart_divisor(design):
         raise HostError(f"fpga.uart_baud = {baud}: a token's {design.projection.d} bytes arrive in "
                         f"{10 * design.projection.d * design.uart_divisor} cycles, the scorer needs "
-                        f"{scoring_cycles(design)}; the board would overrun "
+                        f"up to {_scoring_cycles_max(design)}; the board would overrun "
                         f"(at most {clock_hz / min_uart_divisor(design):.0f} baud)")
 
 

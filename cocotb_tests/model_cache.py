@@ -69,6 +69,8 @@ def cached_model(runner, sources: list[Path], toplevel: str, build_args: list[st
     Verilator's runtime (``verilated*.o``: the same C++ for every design, about 10 s of compiling) is kept once per
     set of build options in ``runtime-<key>/`` and copied into each new build, whose make then finds it up to
     date; a build that fails with it is retried without. A model keeps only its executable and build log."""
+    from cocotb_tools import _env
+    waves = _env.get_bool("WAVES", waves)       # what cocotb's runner.build will do: WAVES overrides the argument
     root = cache_root()
     root.mkdir(parents=True, exist_ok=True)
     key = model_key(sources, toplevel, build_args, waves)
@@ -81,6 +83,7 @@ def cached_model(runner, sources: list[Path], toplevel: str, build_args: list[st
             log_file.write_text(f"model reused from {final} (same Verilog and build options)\n")
             return final
         scratch = root / f"{key}.tmp{os.getpid()}"
+        seed_failed = False
         try:
             for seeded in ((True, False) if runtime.is_dir() else (False,)):
                 shutil.rmtree(scratch, ignore_errors=True)
@@ -95,7 +98,10 @@ def cached_model(runner, sources: list[Path], toplevel: str, build_args: list[st
                 except (RuntimeError, SystemExit):
                     if not seeded:
                         raise
+                    seed_failed = True
             shutil.copyfile(log_file, scratch / "build.log")
+            if seed_failed:                      # the saved runtime is bad for these options: replace it
+                shutil.rmtree(runtime, ignore_errors=True)
             _keep_runtime(scratch, runtime)
             for leftover in scratch.iterdir():
                 if leftover.name not in (toplevel, "build.log"):
@@ -123,16 +129,28 @@ def _keep_runtime(build: Path, runtime: Path) -> None:
         shutil.rmtree(scratch, ignore_errors=True)                # another worker saved it first
 
 
+def _mtime(path: Path) -> float | None:
+    try:
+        return path.stat().st_mtime
+    except FileNotFoundError:                     # renamed or removed by another worker meanwhile
+        return None
+
+
 def _prune(root: Path) -> None:
-    """Drop the least recently used models beyond :data:`KEEP` (and their locks)."""
+    """Drop the least recently used models beyond :data:`KEEP`, each under its key's lock, taken without waiting
+    (a model in use or being built stays); lock files stay, so every worker locks the same file."""
     now = time.time()
     for stale in root.glob("*.tmp*"):             # a build that crashed (a live one is minutes old at most)
-        if now - stale.stat().st_mtime > 6 * 3600:
+        if (mtime := _mtime(stale)) is not None and now - mtime > 6 * 3600:
             shutil.rmtree(stale, ignore_errors=True)
-    models = sorted((p for p in root.iterdir() if p.is_dir() and ".tmp" not in p.name),
-                    key=lambda p: p.stat().st_mtime, reverse=True)     # runtimes too: rebuilt when needed
-    for old in models[KEEP:]:
-        if now - old.stat().st_mtime < 3600:
+    dated = [(mtime, p) for p in root.iterdir() if p.is_dir() and ".tmp" not in p.name
+             if (mtime := _mtime(p)) is not None]            # runtimes too: rebuilt when needed
+    for mtime, old in sorted(dated, reverse=True)[KEEP:]:
+        if now - mtime < 3600:
             continue                              # used within the hour: maybe by a running bench
-        shutil.rmtree(old, ignore_errors=True)
-        (root / f"{old.name}.lock").unlink(missing_ok=True)
+        with open(root / f"{old.name}.lock", "w") as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                continue
+            shutil.rmtree(old, ignore_errors=True)

@@ -139,6 +139,30 @@ async def test_ad5628_frames_decode_to_updates(dut: HierarchyObject) -> None:
     tb.check_ad5628_path()
 
 
+
+@cocotb.test()
+async def test_ad5628_monitor_ignores_a_frame_in_flight_when_it_starts(dut: HierarchyObject) -> None:
+    """A test that ends mid-frame leaves SYNC low in the model (and the recorder's frame open) for the next test
+    of the simulation: that test's monitor must not report the frame's end (an aborted frame) nor its bits."""
+    tb = TB(dut, "ad5628")
+    await tb.reset()
+    await tb.spi_frame(spi_word(REFERENCE, low=1))
+    dut.dac_sync_n.value = 0                      # a frame starts, 10 bits go out, and the test ends there
+    for i in range(10):
+        await Timer(20, "ns")
+        dut.dac_sclk.value, dut.dac_din.value = 1, i & 1
+        await Timer(20, "ns")
+        dut.dac_sclk.value = 0
+    await Timer(20, "ns")
+    fresh = TB(dut, "ad5628")                     # the next test's TB: its pins idle, SYNC rises
+    await Timer(100, "ns")
+    for word in (spi_word(REFERENCE, low=1), spi_word(WRITE_UPDATE, 2, 0x456)):
+        await fresh.spi_frame(word)
+    assert not fresh.dac.protocol_errors, fresh.dac.protocol_errors
+    assert fresh.updates() == [{2: 0x456}]
+    assert (fresh.dac.frames, fresh.dac.frames_ended, fresh.dac.bits_clocked) == (2, 2, 64)
+
+
 #: Violation (a short name: cocotb names parametrized tests by values of at most 10 characters) -> what the
 #: monitor must report.
 VIOLATIONS = {

@@ -37,8 +37,10 @@ class TopKSelector(wiring.Component):
     (the lower index first). k: ``spec.k`` (topk), or clip(#(code >= 2^(b-1)), k_min, k_max) (cap).
 
     Latency (topk/cap): b·(n + 2) + 2 cycles from the transfer of a sequence's last code to its first keep bit's
-    ``valid`` (when the previous sequence has left); then one keep bit per cycle. Throughput: one code per cycle;
-    the next sequence fills the other bank meanwhile (input stalls only when both banks hold undecided sequences).
+    ``valid`` (when the previous sequence has left); then one keep bit per cycle. Throughput: one code per cycle
+    into a free bank; the next sequence fills the other bank meanwhile, and a bank is free again once its emit pass
+    has read it, so sustained input is n codes per about b·(n + 2) + n + 3 cycles (input stalls while both banks
+    hold sequences not yet emitted). The scorer gives it one code per token, hundreds of cycles apart.
     Backpressure: both streams honour ``ready``. Buffer: 2·n codes of b bits (one block RAM), plus counters of
     about log2(n) bits.
     """

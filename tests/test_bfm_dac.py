@@ -15,6 +15,7 @@ __all__: list[str] = []   # a pytest module: nothing to import
 pytestmark = pytest.mark.cocotb
 
 TESTS = ["test_ad5628_frames_decode_to_updates", "test_ad5628_reports_every_timing_violation",
+         "test_ad5628_monitor_ignores_a_frame_in_flight_when_it_starts",
          "test_parallel_dac_decodes_strobes_and_updates", "test_parallel_dac_reports_a_strobe_to_a_missing_channel",
          *(f"test_ad5628_reports_every_violation/violation={v}" for v in bench.VIOLATIONS)]
 #: The AD5628 monitor's two paths (the design is in the bench wrapper, so it has the pin recorder): the recorder,

@@ -99,3 +99,11 @@ def test_config_band_becomes_integer_counts():
     spec = resolve_watchdog(config_from_dict({"fpga": {"watchdog": {"window": 10, "keep_lo": 0.21,
                                                                      "keep_hi": 0.49}}}))
     assert (spec.lo_count, spec.hi_count) == (3, 4)          # ceil(2.1), floor(4.9)
+
+
+def test_a_band_holding_no_whole_count_is_a_config_error():
+    """0.21..0.29 of a 10-token window holds no whole count (ceil 2.1 = 3 > floor 2.9 = 2): one message naming
+    the keys, at load, not a ValueError when the RTL is built."""
+    from atis.config import ConfigError
+    with pytest.raises(ConfigError, match=r"fpga\.watchdog\.keep_lo\.\.keep_hi = 0\.21\.\.0\.29: no whole count"):
+        config_from_dict({"fpga": {"watchdog": {"window": 10, "keep_lo": 0.21, "keep_hi": 0.29}}})

@@ -160,3 +160,74 @@ def test_sar_codes_trials_and_settle_equal_golden(bits, part_bits, rng):
     assert codes == [(c, n) for n, c in enumerate(want)]
     assert trials == [t for c in want for t in sar_trials(c, bits)]
     assert distances == [spec.settle_cycles] * (bits * len(scores))
+
+
+def scorer_token_period(overrides: dict, tokens: int = 6) -> tuple[int, object]:
+    """The steady cycles between evaluations of the whole scorer (projection, sequencer, SAR readout) with
+    always-valid tokens and an always-ready output, and the design's sequencer spec."""
+    from atis.config import config_from_dict
+    from atis.design import resolve_design
+    from atis.hdl.scorer import Scorer
+    design = resolve_design(config_from_dict(overrides))
+    dut, d, evaluations = Scorer(design.projection, design.sequencer), design.projection.d, []
+
+    async def source(ctx):
+        for t in range(tokens):
+            for j in range(d):
+                ctx.set(dut.i_token.payload, {"data": (7 * t + j) % 100 - 50, "first": j == 0, "last": j == d - 1})
+                ctx.set(dut.i_token.valid, 1)
+                await ctx.tick().until(dut.i_token.ready)
+        ctx.set(dut.i_token.valid, 0)
+
+    async def sink(ctx):
+        ctx.set(dut.o_token.ready, 1)
+        for cycle in range(50_000):
+            _, _, evaluate = await ctx.tick().sample(dut.o_evaluate)
+            ctx.set(dut.comparator, cycle % 3 == 0)
+            if evaluate:
+                evaluations.append(cycle)
+                if len(evaluations) == tokens:
+                    return
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(source, background=True)
+    sim.add_testbench(sink)
+    sim.run()
+    periods = set(np.diff(evaluations[1:]).tolist())
+    assert len(periods) == 1, f"no steady rate: {np.diff(evaluations).tolist()}"
+    return periods.pop(), design.sequencer
+
+
+BASE = {"fpga": {"scorer": "fpaa", "clock_MHz": 100}, "transformer": {"weights": None}}
+
+
+@pytest.mark.parametrize(("overrides", "exact"), [
+    # conversion-bound on the AD5628: three input frames slip between the θ frames and delay them
+    ({**BASE, "model": {"d_model": 4}, "projection": {"m": 4, "lanes": 4}, "dac": {"sclk_divider": 2},
+     "fpaa": {"readout": {"mode": "sar", "bits": 4, "settle_ns": 500}}}, False),
+    # port-bound on the AD5628: (m + b) frames, exactly token_cycles()
+    ({**BASE, "model": {"d_model": 8}, "projection": {"m": 8, "lanes": 8}, "dac": {"sclk_divider": 2},
+     "fpaa": {"readout": {"mode": "sar", "bits": 4, "settle_ns": 50}}}, True),
+    # conversion-bound on the parallel bus with its own θ pins
+    ({**BASE, "model": {"d_model": 8}, "projection": {"m": 8, "lanes": 8}, "dac": {"part": "parallel"},
+     "fpaa": {"readout": {"mode": "sar", "bits": 6, "settle_ns": 200}}}, False),
+], ids=["ad5628-conversion-bound", "ad5628-port-bound", "parallel-conversion-bound"])
+def test_sar_token_period_lies_within_the_sequencer_bounds(overrides, exact):
+    """The host link's baud check uses token_cycles_max: it must never be below the RTL's period (a faster
+    link would overrun the board), and token_cycles never above it."""
+    period, seq = scorer_token_period(overrides)
+    assert seq.token_cycles() <= period <= seq.token_cycles_max(), (seq.token_cycles(), period,
+                                                                    seq.token_cycles_max())
+    if exact:
+        assert period == seq.token_cycles()
+
+
+def test_sar_settle_of_one_cycle_builds():
+    """fpaa.readout.settle_ns below one clock is accepted by the config; the RTL needs 2 cycles: it gets them."""
+    from atis.config import config_from_dict
+    from atis.golden.readout import resolve_readout
+    spec = resolve_readout(config_from_dict({"fpga": {"scorer": "fpaa"},
+                                             "fpaa": {"readout": {"mode": "sar", "settle_ns": 5}}}))
+    assert spec.settle_cycles == 2
+    SarReadout(spec)

@@ -33,8 +33,8 @@ import numpy as np
 
 from ..config import AtisConfig
 
-__all__ = ["WatchdogSpec", "WatchdogTrace", "resolve_watchdog", "watchdog_trace", "TRIPPED", "LOW", "HIGH",
-           "KEEP_ALL", "STATUS_BITS"]
+__all__ = ["WatchdogSpec", "band_counts", "WatchdogTrace", "resolve_watchdog", "watchdog_trace", "TRIPPED", "LOW",
+           "HIGH", "KEEP_ALL", "STATUS_BITS"]
 
 #: Status bits (the host's STATUS answer, ``atis.protocol``).
 TRIPPED, LOW, HIGH, KEEP_ALL = 1, 2, 4, 8
@@ -65,15 +65,19 @@ class WatchdogSpec:
         return self.window - self.lo_count
 
 
+def band_counts(w) -> tuple[int, int]:
+    """The kept counts per window of ``fpga.watchdog`` ``w`` that are in the band: ceil(keep_lo·W)..floor(keep_hi·W)."""
+    eps = 1e-9          # 0.2·1024 = 204.8 is exact enough; 0.25·1024 must stay 256, not 257
+    return math.ceil(w.keep_lo * w.window - eps), math.floor(w.keep_hi * w.window + eps)
+
+
 def resolve_watchdog(cfg: AtisConfig) -> WatchdogSpec | None:
     """The watchdog of ``fpga.watchdog`` (None when ``window`` is 0)."""
     w = cfg.fpga.watchdog
     if not w.window:
         return None
-    eps = 1e-9          # 0.2·1024 = 204.8 is exact enough; 0.25·1024 must stay 256, not 257
-    return WatchdogSpec(window=w.window, lo_count=math.ceil(w.keep_lo * w.window - eps),
-                        hi_count=math.floor(w.keep_hi * w.window + eps), keep_all=w.fallback == "keep_all",
-                        run=w.run)
+    lo, hi = band_counts(w)
+    return WatchdogSpec(window=w.window, lo_count=lo, hi_count=hi, keep_all=w.fallback == "keep_all", run=w.run)
 
 
 @dataclass(frozen=True)

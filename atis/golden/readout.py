@@ -14,9 +14,10 @@ comparator (S > θ(t) fires) gives :func:`ideal_codes`.
 
 Why SAR with a reserved AD5628 channel (the parts already on the board): b decisions and b θ writes per token; the
 writes share the SPI bus, so a token costs (m + b) frames instead of m (m = 64, b = 4: +6 %), and the settle and
-decision waits overlap the next token's input frames. A single-slope ramp needs up to 2^b - 1 decisions and writes
-(15 at b = 4); a coarse readout refined near θ saves decisions only for tokens far from θ, whose order the budget
-then cannot see. ``benchmarks/keep_budget.py`` measures all three.
+decision waits overlap the next token's input frames while the port is the bottleneck (else a token costs up to
+the conversion and its frames in series: ``SequencerSpec.token_cycles_max``). A single-slope ramp needs up to
+2^b - 1 decisions and writes (15 at b = 4); a coarse readout refined near θ saves decisions only for tokens far
+from θ, whose order the budget then cannot see. ``benchmarks/keep_budget.py`` measures all three.
 """
 from __future__ import annotations
 
@@ -75,7 +76,7 @@ def resolve_readout(cfg: AtisConfig) -> ReadoutSpec:
         mode=r.mode, bits=r.bits if sar else 1, part=dac.part,
         theta_channel=dac.n_channels - 1 if sar and ad5628 else None,
         part_bits=(dac.part_bits or 12) if ad5628 else r.bits,
-        settle_cycles=max(1, math.ceil(r.settle_ns / clock_ns - 1e-9)),
+        settle_cycles=max(2, math.ceil(r.settle_ns / clock_ns - 1e-9)),     # SarReadout counts down from 2
         wait_cycles=max(1, math.ceil(cfg.fpga.compare_wait_ns / clock_ns - 1e-9)), clock_ns=clock_ns)
 
 

@@ -72,7 +72,8 @@ class SequencerSpec:
     def token_cycles(self) -> int:
         """Cycles per token with an always-ready output, when SPI (not settle/evaluate) is the bottleneck. With a
         SAR readout (its θ writes share the AD5628's bus) at least the conversion: settle, then b steps of θ settle,
-        decision wait and 3 cycles; a lower bound there when the conversion, not the port, limits the rate."""
+        decision wait and 3 cycles; a lower bound there when the conversion, not the port, limits the rate
+        (:meth:`token_cycles_max` is the upper one)."""
         updates = self.rounds if self.part == "parallel" else 0
         r = self.readout
         theta = r.theta_writes_per_token if r is not None and r.theta_channel is not None else 0
@@ -80,6 +81,19 @@ class SequencerSpec:
         if r is None:
             return ports
         return max(ports, self.settle_cycles + r.bits * (r.settle_cycles + r.wait_cycles + 3))
+
+    def token_cycles_max(self) -> int:
+        """An upper bound of the cycles per token in every regime; :meth:`token_cycles` itself without a
+        readout. A SAR readout holds the next token's update while it converts, and the RTL overlaps the
+        conversion with that token's frames only where the port is free: the rate lies between the port's and the
+        one with every frame, settle and conversion step in series, which this returns (plus 4 cycles of
+        handshakes per token). For what must never outrun the scorer: the host link's baud rate."""
+        r = self.readout
+        if r is None:
+            return self.token_cycles()
+        updates = self.rounds if self.part == "parallel" else 0
+        serial = self.m * self.write_cycles + updates + self.settle_cycles + r.bits * r.step_cycles(self.write_cycles)
+        return max(self.token_cycles(), serial + 4)
 
     def update_offsets(self) -> np.ndarray:
         """Cycles from the update of round r to the last round's update (0 for the last round)."""
