@@ -44,7 +44,8 @@ class DacModel:
         v = cfg.v_zero + span * (part_codes + inl[:, part_codes]) / levels * (1.0 + gain) + offset
         v = np.clip(v, cfg.rail_low, cfg.rail_high)
         # input j is driven by channel j mod input_channels (fewer than n_phys when one channel drives θ)
-        self.table = v[np.arange(m) % (input_channels or n_phys)]             # [m, 2**bits]
+        self.input_channels = input_channels or n_phys
+        self.table = v[np.arange(m) % self.input_channels]                   # [m, 2**bits]
         self.inl_lsb = inl
         self.gain, self.offset = gain[:, 0], offset[:, 0]
 

@@ -83,8 +83,8 @@ class FaultSchedule:
     def _check(self, f: Fault) -> None:
         model = self.model
         limit = {"comparator_stuck_0": model.weights.shape[0], "comparator_stuck_1": model.weights.shape[0],
-                 "dac_dead": min(model.cfg.dac.n_channels, model.m),
-                 "dac_saturated": min(model.cfg.dac.n_channels, model.m), "ota_open": model.m}.get(f.kind)
+                 "dac_dead": min(model.dac.input_channels, model.m),       # not a channel that drives θ
+                 "dac_saturated": min(model.dac.input_channels, model.m), "ota_open": model.m}.get(f.kind)
         if limit is not None and f.channel >= limit:
             raise ValueError(f"fault {f.kind} channel = {f.channel}: must be in 0..{limit - 1}")
 
@@ -102,7 +102,7 @@ class FaultSchedule:
             d = model.cfg.dac
             level = float(np.clip(0.0 if kind == "dac_dead" else d.v_full, d.rail_low, d.rail_high))
             table = model.dac.table.copy()
-            table[np.arange(model.m) % d.n_channels == f.channel] = level
+            table[np.arange(model.m) % model.dac.input_channels == f.channel] = level
             model.dac.table = table
             model.drop_input_table()
             self.direct_next = True

@@ -416,5 +416,9 @@ def merge(base: dict, overrides: dict) -> dict:
 
 
 def with_overrides(cfg: AtisConfig, overrides: dict) -> AtisConfig:
-    """``cfg`` with ``overrides`` deep-merged in, validated again (cross-field checks included)."""
-    return config_from_dict(merge(config_to_dict(cfg), overrides))
+    """``cfg`` with ``overrides`` deep-merged in, validated again (cross-field checks included). A
+    ``fpaa.spice_fit`` the config was loaded with is in its ``fpaa.ota`` values already: it is not applied again
+    (that would undo an override of a fitted key), unless ``overrides`` name a fit file themselves."""
+    base = config_to_dict(cfg)
+    base["fpaa"]["spice_fit"] = None
+    return config_from_dict(merge(base, overrides))

@@ -78,6 +78,21 @@ def test_fault_descriptions_are_checked():
         FpaaModel(config_from_dict({"fpaa": {"comparator": {"threshold": "fixed"}}})).inject(Fault("dac_dead", 0, 8))
 
 
+
+def test_a_dac_fault_hits_the_inputs_its_channel_drives_when_one_channel_drives_theta():
+    """With a SAR readout the AD5628's last channel drives θ and input j is on channel j mod 7: a dead channel 0
+    moves inputs 0, 7, 14, …; channel 7 is no input channel."""
+    cfg = config_from_dict({"fpga": {"scorer": "fpaa"}, "fpaa": {"readout": {"mode": "sar"},
+                                                                  "comparator": {"threshold": "fixed"}}})
+    model = FpaaModel(cfg)
+    before = model.dac.table.copy()
+    model.inject(Fault("dac_dead", 0, 0))
+    moved = np.flatnonzero((model.dac.table != before).any(axis=1))
+    assert moved.tolist() == list(range(0, model.m, 7))
+    with pytest.raises(ValueError, match=r"dac_dead channel = 7: must be in 0..6"):
+        FpaaModel(cfg).inject(Fault("dac_dead", 0, 7))
+
+
 CFG = faults_config(load_config())
 TOKENS = random_tokens(CFG, run_tokens(CFG.fpga.watchdog.window, 300), 1)
 

@@ -85,6 +85,21 @@ def test_missing_ngspice_prints_the_install_line_and_exits_2(tmp_path):
     assert INSTALL_LINE in proc.stderr and "Traceback" not in proc.stderr
 
 
+@needs_ngspice
+@pytest.mark.parametrize("args, yaml_text, message", [
+    (["--m", "99"], None, "--m 99: projection.m = 99: must be in 1..model.d_model (64)"),
+    ([], "fpaa:\n  comparator:\n    hysteresis_frac: 0\n", "fpaa.comparator.hysteresis_frac = 0, theta_V = 0.05"),
+])
+def test_inputs_the_checks_cannot_use_are_refused_before_any_spice_run(tmp_path, args, yaml_text, message):
+    if yaml_text is not None:
+        (tmp_path / "c.yaml").write_text(yaml_text)
+        args = [*args, "-c", str(tmp_path / "c.yaml")]
+    proc = subprocess.run([sys.executable, "-m", "atis.cli", "spice", "-o", str(tmp_path / "out"), *args],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 2 and message in proc.stderr and "Traceback" not in proc.stderr, proc.stderr
+    assert not (tmp_path / "out").exists()                  # nothing written
+
+
 def _fit(tmp_path, **ota):
     keys = {"slope_n": 1.5, "vth_tempco_mV_per_K": 1.08, "gain_mismatch": 0.015, "offset_mV": 1.9,
             "noise_factor": 2.0, **ota}
@@ -98,6 +113,16 @@ def test_spice_fit_replaces_the_yaml_ota_keys(tmp_path):
     cfg = config_from_dict({"fpaa": {"spice_fit": str(path), "ota": {"vth_tempco_mV_per_K": 1.3, "i_bias_nA": 50}}})
     assert cfg.fpaa.ota.vth_tempco_mV_per_K == 1.11 and cfg.fpaa.ota.noise_factor == 2.0
     assert cfg.fpaa.ota.i_bias_nA == 50.0                                # keys the fit does not set stay
+
+
+def test_overrides_of_fitted_keys_hold_on_a_config_with_a_fit(tmp_path):
+    """The fit is applied at load; a later override (e.g. `atis spice`'s ideal model: no mismatch) must win."""
+    from atis.config import with_overrides
+    cfg = config_from_dict({"fpaa": {"spice_fit": str(_fit(tmp_path))}})
+    ideal = with_overrides(cfg, {"fpaa": {"ota": {"gain_mismatch": 0.0, "offset_mV": 0.0}}})
+    assert (ideal.fpaa.ota.gain_mismatch, ideal.fpaa.ota.offset_mV) == (0.0, 0.0)
+    assert ideal.fpaa.ota.slope_n == 1.5 and ideal.fpaa.ota.noise_factor == 2.0    # the other fitted keys stay
+    assert with_overrides(cfg, {}).fpaa.ota == cfg.fpaa.ota
 
 
 @pytest.mark.parametrize("content, message", [

@@ -51,6 +51,21 @@ def _tables(r: SpiceReport) -> list[Table]:
     return [law, keep]
 
 
+def _check_inputs(cfg, sizes: tuple[int, ...]) -> None:
+    """What the checks would reject after minutes of ngspice, rejected before the first run."""
+    from atis.analog_models.spice.keep_bits import ideal_overrides
+    from atis.config import ConfigError, with_overrides
+    for size in sizes:
+        try:
+            with_overrides(cfg, ideal_overrides(size))
+        except ConfigError as e:
+            fail(f"--m {size}: {e}", 2)
+    c = cfg.fpaa.comparator
+    if c.hysteresis_frac * abs(c.theta_V) <= 0:
+        fail(f"fpaa.comparator.hysteresis_frac = {c.hysteresis_frac:g}, theta_V = {c.theta_V:g}: the comparator check "
+             "builds its Schmitt band as hysteresis_frac·|theta_V| and measures it; both must be above 0", 2)
+
+
 @app.command()
 def spice(config: ConfigOpt = None,
           tokens: Annotated[int, typer.Option("--tokens", min=10, metavar="N",
@@ -74,10 +89,12 @@ def spice(config: ConfigOpt = None,
     except NgspiceMissing as e:
         fail(str(e), 2)
     cfg = load_config(config)
+    sizes = tuple(m or (16,))
+    _check_inputs(cfg, sizes)
     writable(out)
     try:
         with console.status("SPICE ...") as status:
-            report = run_checks(cfg, tokens, tuple(m or (16,)), monte_carlo,
+            report = run_checks(cfg, tokens, sizes, monte_carlo,
                                 progress=lambda what: status.update(what + " ..."))
     except SpiceError as e:
         fail(str(e), 1)
