@@ -86,15 +86,20 @@ def bench_scorer(config: ConfigOpt = None,
                            extra_env={"ATIS_BENCH_FPAA": fpaa.value})
     scorer = result.metrics.get("scorer", {})
     if scorer:
-        table = Table(title=f"scorer co-simulation ({scorer['part']}, m = {scorer['m']}, {scorer['n_dac']} DACs, "
-                            f"FPAA {scorer['fpaa']})")
-        table.add_column("quantity", no_wrap=True)
-        table.add_column("value", justify="right")
-        for key, value in scorer.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                table.add_row(key, f"{value:,.4g}" if isinstance(value, float) else f"{value:,}")
-        console.print(table)
+        _print_figures(f"scorer co-simulation ({scorer['part']}, m = {scorer['m']}, {scorer['n_dac']} DACs, "
+                       f"FPAA {scorer['fpaa']})", scorer)
     finish_bench(result, as_json, {"spi_utilization": None, **scorer})
+
+
+def _print_figures(title: str, figures: dict) -> None:
+    """The numeric figures of a bench's metrics as a two-column table."""
+    table = Table(title=title)
+    table.add_column("quantity", no_wrap=True)
+    table.add_column("value", justify="right")
+    for key, value in figures.items():
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            table.add_row(key, f"{value:,.4g}" if isinstance(value, float) else f"{value:,}")
+    console.print(table)
 
 
 def _with_readout(cfg, readout, bits, selection, keep):
@@ -112,14 +117,8 @@ def _bench_readout(cfg, n: int, out: Path, as_json: bool) -> None:
         result = run_bench(bench, cfg, work_dir=out, tokens=tokens, testcase="test_codes_and_kept_sets_equal_the_model")
     figures = result.metrics.get("readout", {})
     if figures:
-        table = Table(title=f"scorer co-simulation: {figures['readout']} readout, {figures['bits']} bit(s), "
-                            f"{figures['mode']} per {figures['n']} tokens")
-        table.add_column("quantity", no_wrap=True)
-        table.add_column("value", justify="right")
-        for key, value in figures.items():
-            if isinstance(value, (int, float)) and not isinstance(value, bool):
-                table.add_row(key, f"{value:,.4g}" if isinstance(value, float) else f"{value:,}")
-        console.print(table)
+        _print_figures(f"scorer co-simulation: {figures['readout']} readout, {figures['bits']} bit(s), "
+                       f"{figures['mode']} per {figures['n']} tokens", figures)
     finish_bench(result, as_json, figures)
 
 
