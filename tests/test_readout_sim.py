@@ -8,7 +8,7 @@ import dataclasses
 
 import numpy as np
 import pytest
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Fragment, Module, Signal
 from amaranth.sim import Simulator
 
 from atis.golden.readout import ReadoutSpec, sar_code, sar_trials
@@ -230,4 +230,4 @@ def test_sar_settle_of_one_cycle_builds():
     spec = resolve_readout(config_from_dict({"fpga": {"scorer": "fpaa"},
                                              "fpaa": {"readout": {"mode": "sar", "settle_ns": 5}}}))
     assert spec.settle_cycles == 2
-    SarReadout(spec)
+    Fragment.get(SarReadout(spec), None)          # constructs and elaborates
