@@ -176,11 +176,12 @@ class BoardLink:
         return bytes(out)
 
 
-def scoring_cycles(design: DesignSpec) -> int:
+def scoring_cycles(design: DesignSpec, *, upper: bool = False) -> int:
     """Clock cycles per token of the scorer at its steady rate: the slower of the projection and the DAC port
-    (settle and evaluate overlap the next token's writes). The scorer bench checks this against the RTL."""
+    (settle and evaluate overlap the next token's writes). The scorer bench checks this against the RTL.
+    ``upper``: with the sequencer's upper bound (a SAR readout's rate depends on how much of it overlaps)."""
     p, seq = design.projection, design.sequencer
-    return max(p.d, p.m * -(-p.d // p.lanes), seq.token_cycles())
+    return max(p.d, p.m * -(-p.d // p.lanes), seq.token_cycles_max() if upper else seq.token_cycles())
 
 
 def image_scoring_cycles(design: DesignSpec, n: int) -> int:
@@ -194,16 +195,10 @@ def link_baud(design: DesignSpec) -> int:
     return round(1e9 / design.sequencer.clock_ns / design.uart_divisor)
 
 
-def _scoring_cycles_max(design: DesignSpec) -> int:
-    """:func:`scoring_cycles` with the sequencer's upper bound (a SAR readout's rate depends on the overlap)."""
-    p = design.projection
-    return max(p.d, p.m * -(-p.d // p.lanes), design.sequencer.token_cycles_max())
-
-
 def min_uart_divisor(design: DesignSpec) -> int:
     """The smallest UART divisor (clock / baud) at which a token's d bytes take no less than its scoring (at
     its slowest: the link has no flow control)."""
-    return -(-_scoring_cycles_max(design) // (10 * design.projection.d))
+    return -(-scoring_cycles(design, upper=True) // (10 * design.projection.d))
 
 
 def check_link_rate(design: DesignSpec, baud: int) -> None:
@@ -216,7 +211,7 @@ def check_link_rate(design: DesignSpec, baud: int) -> None:
     if design.uart_divisor < min_uart_divisor(design):
         raise HostError(f"fpga.uart_baud = {baud}: a token's {design.projection.d} bytes arrive in "
                         f"{10 * design.projection.d * design.uart_divisor} cycles, the scorer needs "
-                        f"up to {_scoring_cycles_max(design)}; the board would overrun "
+                        f"up to {scoring_cycles(design, upper=True)}; the board would overrun "
                         f"(at most {clock_hz / min_uart_divisor(design):.0f} baud)")
 
 

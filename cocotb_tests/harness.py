@@ -126,13 +126,14 @@ def check_scored_elements(tokens: np.ndarray, items: list[dict], index_bits: int
     return keep, problems
 
 
-def write_metric(path: Path | str | None, name: str, value: Any) -> None:
-    """Set ``name`` in the metrics JSON at ``path`` (keeping what is there); no path: do nothing."""
+def write_metric(path: Path | str | None, name: str, value: Any, **more: Any) -> None:
+    """Set ``name`` (and any ``more`` names) in the metrics JSON at ``path``, keeping what is there, in one read
+    and one write; no path: do nothing."""
     if not path:
         return
     p = Path(path)
     metrics = json.loads(p.read_text()) if p.exists() else {}
-    metrics[name] = value
+    metrics.update({name: value, **more})
     p.write_text(json.dumps(metrics, indent=2))
 
 
@@ -193,5 +194,4 @@ class TbBase:
         """Write one measurement (a JSON-able value) into the bench's metrics file, if it has one; with it
         ``tb_cpu_s``, the simulator process's CPU time (model and Python) since this TB was built, so a bench's
         speed can be judged on a shared machine (``benchmarks/cosim_speed.py``)."""
-        write_metric(self.env.metrics, name, value)
-        write_metric(self.env.metrics, "tb_cpu_s", time.process_time() - self._cpu_started)
+        write_metric(self.env.metrics, name, value, tb_cpu_s=time.process_time() - self._cpu_started)

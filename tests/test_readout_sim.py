@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from amaranth.hdl import Fragment, Module, Signal
 from amaranth.sim import Simulator
+from simhelpers import stream_put
 
 from atis.golden.readout import ReadoutSpec, sar_code, sar_trials
 from atis.golden.selection import SelectionSpec, select_stream
@@ -174,10 +175,8 @@ def scorer_token_period(overrides: dict, tokens: int = 6) -> tuple[int, object]:
     async def source(ctx):
         for t in range(tokens):
             for j in range(d):
-                ctx.set(dut.i_token.payload, {"data": (7 * t + j) % 100 - 50, "first": j == 0, "last": j == d - 1})
-                ctx.set(dut.i_token.valid, 1)
-                await ctx.tick().until(dut.i_token.ready)
-        ctx.set(dut.i_token.valid, 0)
+                element = {"data": (7 * t + j) % 100 - 50, "first": j == 0, "last": j == d - 1}
+                await stream_put(ctx, dut.i_token, element)
 
     async def sink(ctx):
         ctx.set(dut.o_token.ready, 1)
