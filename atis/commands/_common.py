@@ -57,15 +57,20 @@ def writable(out: Path, option: str = "--out", lock: str = ".atis.lock") -> Path
     if out.exists() and not out.is_dir():
         fail(f"{option} {out}: is a file, not a folder", 2)
     try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=out):
-            pass
+        _probe(out)
         lock_folder(out, lock)
     except FolderBusy as e:
         fail(f"{option} {e}", 2)
     except OSError as e:
         fail(f"{option} {out}: cannot write there ({_why(out, e)})", 2)
     return out
+
+
+def _probe(folder: Path) -> None:
+    """Create ``folder`` and write (and remove) a file in it; raises OSError where that fails."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryFile(dir=folder):
+        pass
 
 
 def _why(folder: Path, e: OSError) -> str:
@@ -89,9 +94,7 @@ def writable_file(path: Path, option: str, suffixes: tuple[str, ...] | None = No
     if suffixes and path.suffix.lower() not in suffixes:
         fail(f"{option} {path}: the file name must end in {', '.join(suffixes)}", 2)
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.TemporaryFile(dir=path.parent):
-            pass
+        _probe(path.parent)
     except OSError as e:
         fail(f"{option} {path}: cannot write there ({_why(path.parent, e)})", 2)
     return path
